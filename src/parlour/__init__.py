@@ -1,0 +1,3 @@
+"""Parlour: a self-hosted team chat server."""
+
+__version__ = "0.1.0"

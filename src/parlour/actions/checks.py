@@ -1,0 +1,55 @@
+"""Shared validation and authorization. Every room read or write passes `check_room_access`."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlour.actions.context import Actor
+from parlour.config import Limits
+from parlour.errors import Forbidden, InvalidInput, NotFound
+from parlour.storage import rooms as room_queries
+from parlour.storage.models import Membership, Room
+
+
+async def check_room_access(
+    session: AsyncSession, actor: Actor, room_id: str
+) -> tuple[Room, Membership]:
+    """The room and my membership; "not found" to anyone who is not a member now.
+
+    Outsiders (other organizations, removed members, never-members) all get the same answer,
+    so nobody learns that a room exists.
+    """
+    room = await room_queries.room_in_org(session, actor.org_id, room_id)
+    membership = (
+        await room_queries.current_membership(session, room_id, actor.user_id) if room else None
+    )
+    if room is None or membership is None:
+        raise NotFound("No such room.", code="room_not_found")
+    return room, membership
+
+
+def check_group_admin(room: Room, membership: Membership) -> None:
+    if room.type != "group":
+        raise Forbidden("Direct rooms cannot be changed.", code="not_a_group")
+    if not membership.is_admin:
+        raise Forbidden("Only a group admin can do this.", code="not_room_admin")
+
+
+def check_name(name: str | None, limits: Limits, *, field: str = "name") -> str:
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise InvalidInput(
+            f"The {field} must not be empty.", code="name_required", details={"field": field}
+        )
+    if len(cleaned) > limits.name_chars:
+        raise InvalidInput(
+            f"The {field} is longer than {limits.name_chars} characters.",
+            code="name_too_long",
+            details={"field": field, "limit": limits.name_chars},
+        )
+    return cleaned
+
+
+def check_org_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise Forbidden("Only an administrator can do this.", code="admin_required")

@@ -1,0 +1,359 @@
+"""Messages: send (idempotent by client_id), edit with history, delete, page, search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlour.actions.checks import check_room_access
+from parlour.actions.context import Actor
+from parlour.actions.present import message_out, messages_out, user_out
+from parlour.clock import iso
+from parlour.domain.markdown import render_message
+from parlour.domain.mentions import MentionCandidate, find_mentions
+from parlour.errors import Forbidden, InvalidInput, NotFound
+from parlour.events import stream
+from parlour.ids import new_id
+from parlour.schemas import MessageOut, MessageVersionOut
+from parlour.services import Services
+from parlour.storage import messages as message_queries
+from parlour.storage import users as user_queries
+from parlour.storage.models import Attachment, Membership, Message, MessageVersion, Room, User
+from parlour.storage.writer import WriteContext
+
+
+def check_content(services: Services, content: str, *, allow_empty: bool) -> str:
+    limit = services.limits.message_chars
+    if len(content) > limit:
+        raise InvalidInput(
+            f"A message is at most {limit} characters.",
+            code="content_too_long",
+            details={"limit": limit, "length": len(content)},
+        )
+    if not allow_empty and not content.strip():
+        raise InvalidInput("A message needs some content.", code="content_required")
+    return content
+
+
+async def _render(ctx: WriteContext, room_id: str, content: str) -> tuple[str, list[str]]:
+    """HTML and mentioned member ids. Members are loaded only when the text has an `@`."""
+    mentions: dict[str, str] = {}
+    if "@" in content:
+        rows = await ctx.session.execute(
+            select(User.id, User.full_name, User.email)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.room_id == room_id, Membership.end_event_id.is_(None))
+        )
+        candidates = [MentionCandidate(row[0], row[1], row[2]) for row in rows]
+        mentions = find_mentions(content, candidates)
+    return render_message(content, mentions), list(dict.fromkeys(mentions.values()))
+
+
+async def _message_view(
+    services: Services, ctx: WriteContext, message: Message, author: User | None = None
+) -> MessageOut:
+    author = author or await ctx.session.get(User, message.author_id)
+    assert author is not None
+    attachments = (await message_queries.attachments_for(ctx.session, [message.seq])).get(
+        message.seq, []
+    )
+    return message_out(message, user_out(author, services.presence), attachments)
+
+
+async def do_send_message(
+    services: Services,
+    actor: Actor,
+    room_id: str,
+    content: str,
+    client_id: str | None = None,
+    attachment_ids: Sequence[str] = (),
+) -> tuple[MessageOut, bool]:
+    """Store a message and its event; returns (message, created).
+
+    Returns only after the commit: an acknowledged message is durable. A retry with the same
+    `client_id` returns the first message, whatever the retry carries.
+    """
+    check_content(services, content, allow_empty=bool(attachment_ids))
+    if client_id is not None and not client_id.strip():
+        raise InvalidInput("client_id must not be blank.", code="invalid_client_id")
+    if len(attachment_ids) > 20:
+        raise InvalidInput("At most 20 attachments per message.", code="too_many_attachments")
+
+    async def job(ctx: WriteContext) -> tuple[MessageOut, bool]:
+        if client_id is not None:
+            earlier = await message_queries.by_client_id(ctx.session, actor.user_id, client_id)
+            if earlier is not None:
+                return await _message_view(services, ctx, earlier), False
+        room, _ = await check_room_access(ctx.session, actor, room_id)
+        author = await ctx.session.get(User, actor.user_id)
+        assert author is not None
+        attachments = await _claim_attachments(ctx, actor, attachment_ids)
+        html, mentioned = await _render(ctx, room.id, content)
+        now = ctx.clock.now()
+        message = Message(
+            id=new_id(),
+            room_id=room.id,
+            author_id=actor.user_id,
+            content=content,
+            html=html,
+            mentions=mentioned,
+            client_id=client_id,
+            deleted=False,
+            created_at=now,
+        )
+        ctx.session.add(message)
+        await ctx.session.flush()
+        for attachment in attachments:
+            attachment.message_seq = message.seq
+        await ctx.session.execute(
+            update(Room)
+            .where(Room.id == room.id)
+            .values(last_message_seq=message.seq, last_activity_at=now)
+        )
+        view = message_out(message, user_out(author, services.presence), attachments)
+        await stream.append(
+            ctx,
+            org_id=actor.org_id,
+            type="message.created",
+            payload={"message": view.model_dump(mode="json")},
+            room_id=room.id,
+        )
+        return view, True
+
+    return await services.writer.run(job)
+
+
+async def _claim_attachments(
+    ctx: WriteContext, actor: Actor, attachment_ids: Sequence[str]
+) -> list[Attachment]:
+    """Attachments I uploaded and have not posted yet; any other id is "not found"."""
+    if not attachment_ids:
+        return []
+    wanted = list(dict.fromkeys(attachment_ids))
+    rows = list(
+        await ctx.session.scalars(
+            select(Attachment).where(
+                Attachment.id.in_(wanted),
+                Attachment.uploader_id == actor.user_id,
+                Attachment.org_id == actor.org_id,
+                Attachment.message_seq.is_(None),
+            )
+        )
+    )
+    if len(rows) != len(wanted):
+        raise NotFound("Some attachments do not exist.", code="attachment_not_found")
+    order = {aid: index for index, aid in enumerate(wanted)}
+    return sorted(rows, key=lambda a: order[a.id])
+
+
+async def _own_message(
+    ctx: WriteContext, actor: Actor, message_id: str
+) -> tuple[Message, Room, Membership]:
+    message = await message_queries.by_id(ctx.session, message_id)
+    if message is None:
+        raise NotFound("No such message.", code="message_not_found")
+    try:
+        room, mine = await check_room_access(ctx.session, actor, message.room_id)
+    except NotFound:
+        raise NotFound("No such message.", code="message_not_found") from None
+    return message, room, mine
+
+
+async def do_edit_message(
+    services: Services, actor: Actor, message_id: str, content: str
+) -> MessageOut:
+    check_content(services, content, allow_empty=False)
+
+    async def job(ctx: WriteContext) -> MessageOut:
+        message, room, _ = await _own_message(ctx, actor, message_id)
+        if message.author_id != actor.user_id:
+            raise Forbidden("Only the author can edit a message.", code="not_author")
+        if message.deleted:
+            raise InvalidInput("A deleted message cannot be edited.", code="message_deleted")
+        if content == message.content:
+            return await _message_view(services, ctx, message)
+        ctx.session.add(
+            MessageVersion(
+                message_seq=message.seq,
+                content=message.content,
+                html=message.html,
+                created_at=message.edited_at or message.created_at,
+            )
+        )
+        html, mentioned = await _render(ctx, room.id, content)
+        message.content = content
+        message.html = html
+        message.mentions = mentioned
+        message.edited_at = ctx.clock.now()
+        await ctx.session.flush()
+        view = await _message_view(services, ctx, message)
+        await stream.append(
+            ctx,
+            org_id=actor.org_id,
+            type="message.updated",
+            payload={"message": view.model_dump(mode="json")},
+            room_id=room.id,
+        )
+        return view
+
+    return await services.writer.run(job)
+
+
+async def do_delete_message(services: Services, actor: Actor, message_id: str) -> None:
+    """Author or group admin. A tombstone keeps the id and the place; the content goes."""
+
+    async def job(ctx: WriteContext) -> None:
+        message, room, mine = await _own_message(ctx, actor, message_id)
+        if message.author_id != actor.user_id and not (room.type == "group" and mine.is_admin):
+            raise Forbidden(
+                "Only the author or a group admin can delete a message.", code="not_author"
+            )
+        if message.deleted:
+            return
+        # Members who had it unread: their counts drop, so they hear about it.
+        affected = list(
+            await ctx.session.scalars(
+                select(Membership.user_id).where(
+                    Membership.room_id == room.id,
+                    Membership.end_event_id.is_(None),
+                    Membership.last_read_seq < message.seq,
+                    Membership.user_id != message.author_id,
+                )
+            )
+        )
+        message.deleted = True
+        message.content = ""
+        message.html = ""
+        message.mentions = []
+        message.edited_at = ctx.clock.now()
+        await ctx.session.flush()
+        view = await _message_view(services, ctx, message)
+        await stream.append(
+            ctx,
+            org_id=actor.org_id,
+            type="message.deleted",
+            payload={"message": view.model_dump(mode="json")},
+            room_id=room.id,
+        )
+        for user_id in affected:
+            counts = await message_queries.unread_counts(ctx.session, user_id)
+            await stream.append(
+                ctx,
+                org_id=actor.org_id,
+                type="unread.updated",
+                payload={
+                    "room_id": room.id,
+                    "unread_count": counts.get(room.id, 0),
+                    "total": sum(counts.values()),
+                },
+                user_id=user_id,
+            )
+
+    await services.writer.run(job)
+
+
+async def _resolve_seq(session: AsyncSession, room_id: str, message_id: str | None) -> int | None:
+    if message_id is None:
+        return None
+    message = await message_queries.by_id(session, message_id)
+    if message is None or message.room_id != room_id:
+        raise NotFound("No such message in this room.", code="message_not_found")
+    return message.seq
+
+
+def clamp_limit(services: Services, limit: int | None, default: int = 50) -> int:
+    if limit is None:
+        return default
+    if limit < 1:
+        raise InvalidInput("limit must be at least 1.", code="invalid_limit")
+    return min(limit, services.limits.page_size)
+
+
+async def list_messages(
+    services: Services,
+    actor: Actor,
+    room_id: str,
+    *,
+    before: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[MessageOut]:
+    async with services.db.read_session() as session:
+        room, _ = await check_room_access(session, actor, room_id)
+        rows = await message_queries.page(
+            session,
+            room.id,
+            before_seq=await _resolve_seq(session, room.id, before),
+            after_seq=await _resolve_seq(session, room.id, after),
+            limit=clamp_limit(services, limit),
+        )
+        return await messages_out(session, rows, services.presence)
+
+
+async def message_history(
+    services: Services, actor: Actor, message_id: str
+) -> list[MessageVersionOut]:
+    async with services.db.read_session() as session:
+        message = await message_queries.by_id(session, message_id)
+        if message is None:
+            raise NotFound("No such message.", code="message_not_found")
+        try:
+            await check_room_access(session, actor, message.room_id)
+        except NotFound:
+            raise NotFound("No such message.", code="message_not_found") from None
+        versions = await session.scalars(
+            select(MessageVersion)
+            .where(MessageVersion.message_seq == message.seq)
+            .order_by(MessageVersion.id)
+        )
+        history = [
+            MessageVersionOut(content=v.content, html=v.html, created_at=iso(v.created_at) or "")
+            for v in versions
+        ]
+        history.append(
+            MessageVersionOut(
+                content=message.content,
+                html=message.html,
+                created_at=iso(message.edited_at or message.created_at) or "",
+            )
+        )
+        return history
+
+
+async def search_messages(
+    services: Services,
+    actor: Actor,
+    *,
+    query: str = "",
+    room_id: str | None = None,
+    author_id: str | None = None,
+    before: str | None = None,
+    limit: int | None = None,
+) -> list[MessageOut]:
+    async with services.db.read_session() as session:
+        if room_id is not None:
+            await check_room_access(session, actor, room_id)
+        before_seq = None
+        if before is not None:
+            anchor = await message_queries.by_id(session, before)
+            if anchor is None:
+                raise NotFound("No such message.", code="message_not_found")
+            before_seq = anchor.seq
+        if (
+            author_id is not None
+            and await user_queries.in_org(session, actor.org_id, author_id) is None
+        ):
+            return []
+        rows = await message_queries.search(
+            session,
+            user_id=actor.user_id,
+            query=query,
+            room_id=room_id,
+            author_id=author_id,
+            before_seq=before_seq,
+            limit=clamp_limit(services, limit),
+            dialect=services.dialect,
+        )
+        return await messages_out(session, rows, services.presence)

@@ -1,0 +1,171 @@
+"""Turn rows into the contract's shapes, in batches (one query per kind, never one per row)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlour.clock import iso
+from parlour.events.presence import PresenceTracker
+from parlour.schemas import AttachmentOut, MeOut, MessageOut, Preferences, RoomOut, UserOut
+from parlour.storage import messages as message_queries
+from parlour.storage import rooms as room_queries
+from parlour.storage import users as user_queries
+from parlour.storage.models import Attachment, Membership, Message, Room, User
+
+
+def user_out(user: User, presence: PresenceTracker) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        status=presence.status(user.id, user.status) if user.is_active else "offline",
+        is_admin=user.is_admin,
+        is_active=user.is_active,
+        last_seen_at=iso(user.last_seen_at),
+    )
+
+
+def me_out(user: User, presence: PresenceTracker) -> MeOut:
+    return MeOut(
+        **user_out(user, presence).model_dump(),
+        org_id=user.org_id,
+        chosen_status=user.status,
+        preferences=Preferences(**(user.preferences or {})),
+    )
+
+
+def attachment_out(attachment: Attachment) -> AttachmentOut:
+    return AttachmentOut(
+        id=attachment.id,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        url=f"/api/v1/attachments/{attachment.id}",
+    )
+
+
+def message_out(
+    message: Message, author: UserOut, attachments: Sequence[Attachment] = ()
+) -> MessageOut:
+    return MessageOut(
+        id=message.id,
+        room_id=message.room_id,
+        author=author,
+        content="" if message.deleted else message.content,
+        html="" if message.deleted else message.html,
+        created_at=iso(message.created_at) or "",
+        edited_at=iso(message.edited_at),
+        deleted=message.deleted,
+        client_id=message.client_id,
+        mentions=[] if message.deleted else list(message.mentions or []),
+        attachments=[] if message.deleted else [attachment_out(a) for a in attachments],
+    )
+
+
+async def messages_out(
+    session: AsyncSession, messages: Sequence[Message], presence: PresenceTracker
+) -> list[MessageOut]:
+    authors = await user_queries.by_ids(session, (m.author_id for m in messages))
+    attachments = await message_queries.attachments_for(session, (m.seq for m in messages))
+    author_outs = {uid: user_out(user, presence) for uid, user in authors.items()}
+    return [message_out(m, author_outs[m.author_id], attachments.get(m.seq, ())) for m in messages]
+
+
+async def rooms_out(
+    session: AsyncSession,
+    viewer_id: str,
+    rooms: Sequence[tuple[Room, Membership]],
+    presence: PresenceTracker,
+) -> list[RoomOut]:
+    """Rooms as `viewer_id` sees them: direct rooms named after the other member, my unread."""
+    room_ids = [room.id for room, _ in rooms]
+    memberships = await room_queries.memberships_of_rooms(session, room_ids)
+    users = await user_queries.by_ids(
+        session, (m.user_id for ms in memberships.values() for m in ms)
+    )
+    user_outs = {uid: user_out(user, presence) for uid, user in users.items()}
+    last_messages = await message_queries.by_seqs(
+        session, (room.last_message_seq or 0 for room, _ in rooms)
+    )
+    last_outs = {
+        m.seq: out
+        for m, out in zip(
+            last_messages.values(),
+            await messages_out(session, list(last_messages.values()), presence),
+            strict=True,
+        )
+    }
+    read_seqs = {mine.last_read_seq for _, mine in rooms if mine.last_read_seq}
+    read_messages = await message_queries.by_seqs(session, read_seqs)
+    unread = await message_queries.unread_counts(session, viewer_id, room_ids)
+    result: list[RoomOut] = []
+    for room, mine in rooms:
+        members = memberships.get(room.id, [])
+        name = room.name
+        if room.type == "direct":
+            other = next((m.user_id for m in members if m.user_id != viewer_id), None)
+            name = users[other].full_name if other in users else name
+        read = read_messages.get(mine.last_read_seq)
+        result.append(
+            RoomOut(
+                id=room.id,
+                type=room.type,
+                name=name,
+                members=[user_outs[m.user_id] for m in members if m.user_id in user_outs],
+                admins=[m.user_id for m in members if m.is_admin],
+                created_at=iso(room.created_at) or "",
+                last_message=last_outs.get(room.last_message_seq or 0),
+                unread_count=unread.get(room.id, 0),
+                last_read_message_id=read.id if read else None,
+            )
+        )
+    return result
+
+
+async def room_views_for(
+    session: AsyncSession,
+    room: Room,
+    recipients: Sequence[str],
+    presence: PresenceTracker,
+) -> dict[str, dict[str, object]]:
+    """One room as each recipient sees it, as JSON-ready dicts.
+
+    Built for events: the shared part (members, admins, last message) is computed once however
+    many recipients there are; only the name of a direct room, the unread count and the read
+    pointer differ per recipient.
+    """
+    memberships = (await room_queries.memberships_of_rooms(session, [room.id])).get(room.id, [])
+    mine_by_user = {m.user_id: m for m in memberships}
+    users = await user_queries.by_ids(session, [m.user_id for m in memberships] + list(recipients))
+    last = await message_queries.by_seqs(session, [room.last_message_seq or 0])
+    last_out = (await messages_out(session, list(last.values()), presence)) if last else []
+    core = RoomOut(
+        id=room.id,
+        type=room.type,
+        name=room.name,
+        members=[user_out(users[m.user_id], presence) for m in memberships],
+        admins=[m.user_id for m in memberships if m.is_admin],
+        created_at=iso(room.created_at) or "",
+        last_message=last_out[0] if last_out else None,
+        unread_count=0,
+        last_read_message_id=None,
+    ).model_dump(mode="json")
+    unread = await message_queries.unread_by_member(session, room.id)
+    read_messages = await message_queries.by_seqs(
+        session, (m.last_read_seq for m in memberships if m.last_read_seq)
+    )
+    views: dict[str, dict[str, object]] = {}
+    for user_id in recipients:
+        view = dict(core)
+        mine = mine_by_user.get(user_id)
+        if room.type == "direct":
+            other = next((m.user_id for m in memberships if m.user_id != user_id), None)
+            if other in users:
+                view["name"] = users[other].full_name
+        view["unread_count"] = unread.get(user_id, 0)
+        read = read_messages.get(mine.last_read_seq) if mine else None
+        view["last_read_message_id"] = read.id if read else None
+        views[user_id] = view
+    return views

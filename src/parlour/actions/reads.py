@@ -1,0 +1,47 @@
+"""Read pointers and unread counts (the toolbar counter)."""
+
+from __future__ import annotations
+
+from parlour.actions.checks import check_room_access
+from parlour.actions.context import Actor
+from parlour.errors import NotFound
+from parlour.events import stream
+from parlour.schemas import UnreadOut
+from parlour.services import Services
+from parlour.storage import messages as message_queries
+from parlour.storage.writer import WriteContext
+
+
+async def do_mark_read(services: Services, actor: Actor, room_id: str, message_id: str) -> None:
+    """Move my read pointer to `message_id`, never back; tell all my devices the new counts."""
+
+    async def job(ctx: WriteContext) -> None:
+        room, mine = await check_room_access(ctx.session, actor, room_id)
+        message = await message_queries.by_id(ctx.session, message_id)
+        if message is None or message.room_id != room.id:
+            raise NotFound("No such message in this room.", code="message_not_found")
+        if message.seq <= mine.last_read_seq:
+            return
+        mine.last_read_seq = message.seq
+        await ctx.session.flush()
+        counts = await message_queries.unread_counts(ctx.session, actor.user_id)
+        await stream.append(
+            ctx,
+            org_id=actor.org_id,
+            type="unread.updated",
+            payload={
+                "room_id": room.id,
+                "unread_count": counts.get(room.id, 0),
+                "total": sum(counts.values()),
+            },
+            user_id=actor.user_id,
+        )
+
+    await services.writer.run(job)
+
+
+async def unread(services: Services, actor: Actor) -> UnreadOut:
+    async with services.db.read_session() as session:
+        counts = await message_queries.unread_counts(session, actor.user_id)
+    rooms = {room_id: count for room_id, count in counts.items() if count}
+    return UnreadOut(total=sum(rooms.values()), rooms=rooms)

@@ -1,0 +1,271 @@
+"""Rooms: create direct and group rooms, rename, add and remove members, list and fetch.
+
+History policy: a room's whole history is visible to its current members (a new member of a
+group sees what was said before they joined, as in most team chats). A removed member loses the
+room entirely: history, posting, editing and events, at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from parlour.actions.checks import check_group_admin, check_name, check_room_access
+from parlour.actions.context import Actor
+from parlour.actions.present import room_views_for, rooms_out
+from parlour.errors import Conflict, InvalidInput, NotFound
+from parlour.events import stream
+from parlour.ids import new_id
+from parlour.schemas import RoomOut
+from parlour.services import Services
+from parlour.storage import rooms as room_queries
+from parlour.storage import users as user_queries
+from parlour.storage.models import Membership, Message, Room
+from parlour.storage.writer import WriteContext
+
+
+async def _active_members(ctx: WriteContext, actor: Actor, user_ids: Sequence[str]) -> list[str]:
+    """The given users, all active in my organization; anyone else is "not found"."""
+    wanted = list(dict.fromkeys(user_ids))
+    found = await user_queries.many_in_org(ctx.session, actor.org_id, wanted)
+    active = {user.id for user in found if user.is_active}
+    missing = [uid for uid in wanted if uid not in active]
+    if missing:
+        raise NotFound(
+            "Some users do not exist or are not active.",
+            code="user_not_found",
+            details={"user_ids": missing},
+        )
+    return wanted
+
+
+async def emit_room_event(
+    services: Services,
+    ctx: WriteContext,
+    actor: Actor,
+    room: Room,
+    event_type: str,
+    recipients: Sequence[str],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, int]:
+    """One event per recipient with the room as that recipient sees it; returns their ids."""
+    views = await room_views_for(ctx.session, room, recipients, services.presence)
+    event_ids: dict[str, int] = {}
+    for user_id in recipients:
+        payload: dict[str, Any] = {"room": views[user_id], **(extra or {})}
+        event_ids[user_id] = await stream.append(
+            ctx, org_id=actor.org_id, type=event_type, payload=payload, user_id=user_id
+        )
+    return event_ids
+
+
+async def _last_seq(ctx: WriteContext, room_id: str) -> int:
+    return int(
+        await ctx.session.scalar(
+            select(func.coalesce(func.max(Message.seq), 0)).where(Message.room_id == room_id)
+        )
+        or 0
+    )
+
+
+async def do_open_direct(
+    services: Services, actor: Actor, other_user_id: str
+) -> tuple[RoomOut, bool]:
+    """The one direct room of this pair, created if needed. Returns (room, created)."""
+
+    async def job(ctx: WriteContext) -> tuple[str, bool]:
+        if other_user_id == actor.user_id:
+            raise InvalidInput("A direct chat needs another person.", code="direct_with_self")
+        await _active_members(ctx, actor, [other_user_id])
+        existing = await room_queries.direct_room(ctx.session, actor.user_id, other_user_id)
+        if existing is not None:
+            return existing.id, False
+        now = ctx.clock.now()
+        room = Room(
+            id=new_id(),
+            org_id=actor.org_id,
+            type="direct",
+            name="",
+            direct_key=room_queries.direct_key(actor.user_id, other_user_id),
+            created_at=now,
+            last_activity_at=now,
+        )
+        try:
+            # Its own savepoint: on PostgreSQL another process may win the race for this pair.
+            async with ctx.session.begin_nested():
+                ctx.session.add(room)
+                await ctx.session.flush()
+        except IntegrityError:
+            winner = await room_queries.direct_room(ctx.session, actor.user_id, other_user_id)
+            if winner is None:
+                raise
+            return winner.id, False
+        await _add_memberships(services, ctx, actor, room, [actor.user_id, other_user_id], set())
+        return room.id, True
+
+    room_id, created = await services.writer.run(job)
+    return await get_room(services, actor, room_id), created
+
+
+async def _add_memberships(
+    services: Services,
+    ctx: WriteContext,
+    actor: Actor,
+    room: Room,
+    user_ids: Sequence[str],
+    admins: set[str],
+    *,
+    event_type: str = "room.created",
+) -> None:
+    now = ctx.clock.now()
+    last_seq = await _last_seq(ctx, room.id)
+    added = []
+    for user_id in user_ids:
+        membership = Membership(
+            room_id=room.id,
+            user_id=user_id,
+            is_admin=user_id in admins,
+            start_event_id=0,
+            last_read_seq=last_seq,
+            joined_at=now,
+        )
+        ctx.session.add(membership)
+        added.append(membership)
+    await ctx.session.flush()
+    if event_type == "room.created":
+        recipients = list(user_ids)
+        extra: dict[str, Any] = {}
+    else:
+        recipients = await room_queries.member_ids(ctx.session, room.id)
+        extra = {"user_ids": list(user_ids)}
+    event_ids = await emit_room_event(services, ctx, actor, room, event_type, recipients, extra)
+    for membership in added:
+        # Room events after this member's own notice are theirs; none before it.
+        membership.start_event_id = event_ids[membership.user_id]
+    await ctx.session.flush()
+
+
+async def do_create_group(
+    services: Services, actor: Actor, name: str | None, member_ids: Sequence[str]
+) -> RoomOut:
+    limits = services.limits
+    clean_name = check_name(name, limits, field="name")
+    everyone = list(dict.fromkeys([actor.user_id, *member_ids]))
+    if len(everyone) > limits.group_members:
+        raise InvalidInput(
+            f"A group has at most {limits.group_members} members.",
+            code="too_many_members",
+            details={"limit": limits.group_members},
+        )
+
+    async def job(ctx: WriteContext) -> str:
+        await _active_members(ctx, actor, everyone)
+        now = ctx.clock.now()
+        room = Room(
+            id=new_id(),
+            org_id=actor.org_id,
+            type="group",
+            name=clean_name,
+            created_at=now,
+            last_activity_at=now,
+        )
+        ctx.session.add(room)
+        await ctx.session.flush()
+        await _add_memberships(services, ctx, actor, room, everyone, {actor.user_id})
+        return room.id
+
+    room_id = await services.writer.run(job)
+    return await get_room(services, actor, room_id)
+
+
+async def do_rename_room(services: Services, actor: Actor, room_id: str, name: str) -> RoomOut:
+    clean_name = check_name(name, services.limits, field="name")
+
+    async def job(ctx: WriteContext) -> None:
+        room, mine = await check_room_access(ctx.session, actor, room_id)
+        check_group_admin(room, mine)
+        room.name = clean_name
+        await ctx.session.flush()
+        members = await room_queries.member_ids(ctx.session, room.id)
+        await emit_room_event(services, ctx, actor, room, "room.updated", members)
+
+    await services.writer.run(job)
+    return await get_room(services, actor, room_id)
+
+
+async def do_add_members(
+    services: Services, actor: Actor, room_id: str, user_ids: Sequence[str]
+) -> RoomOut:
+    if not user_ids:
+        raise InvalidInput("Choose at least one person to add.", code="members_required")
+
+    async def job(ctx: WriteContext) -> None:
+        room, mine = await check_room_access(ctx.session, actor, room_id)
+        check_group_admin(room, mine)
+        await _active_members(ctx, actor, user_ids)
+        current = set(await room_queries.member_ids(ctx.session, room.id))
+        new = [uid for uid in dict.fromkeys(user_ids) if uid not in current]
+        if len(current) + len(new) > services.limits.group_members:
+            raise InvalidInput(
+                f"A group has at most {services.limits.group_members} members.",
+                code="too_many_members",
+                details={"limit": services.limits.group_members},
+            )
+        if new:
+            await _add_memberships(
+                services, ctx, actor, room, new, set(), event_type="room.member_added"
+            )
+
+    await services.writer.run(job)
+    return await get_room(services, actor, room_id)
+
+
+async def do_remove_member(services: Services, actor: Actor, room_id: str, user_id: str) -> None:
+    """Group admins remove anyone; anyone may remove themselves (leave)."""
+
+    async def job(ctx: WriteContext) -> None:
+        room, mine = await check_room_access(ctx.session, actor, room_id)
+        if user_id != actor.user_id:
+            check_group_admin(room, mine)
+        elif room.type != "group":
+            raise Conflict("You cannot leave a direct chat.", code="not_a_group")
+        target = await room_queries.current_membership(ctx.session, room.id, user_id)
+        if target is None:
+            raise NotFound("That person is not a member of this room.", code="member_not_found")
+        recipients = await room_queries.member_ids(ctx.session, room.id)
+        target.end_event_id = -1  # leaves the current set before the views are built
+        await ctx.session.flush()
+        if target.is_admin:
+            await _keep_an_admin(ctx, room.id)
+        event_ids = await emit_room_event(
+            services, ctx, actor, room, "room.member_removed", recipients, {"user_id": user_id}
+        )
+        # Room events before the removed member's notice were theirs; none after it.
+        target.end_event_id = event_ids[user_id]
+        await ctx.session.flush()
+
+    await services.writer.run(job)
+
+
+async def _keep_an_admin(ctx: WriteContext, room_id: str) -> None:
+    """A group whose last admin leaves hands admin to its longest-standing member."""
+    memberships = await room_queries.memberships_of_rooms(ctx.session, [room_id])
+    current = memberships.get(room_id, [])
+    if current and not any(m.is_admin for m in current):
+        current[0].is_admin = True
+
+
+async def list_rooms(services: Services, actor: Actor, query: str = "") -> list[RoomOut]:
+    async with services.db.read_session() as session:
+        rows = await room_queries.rooms_of_user(session, actor.user_id, query)
+        return await rooms_out(session, actor.user_id, rows, services.presence)
+
+
+async def get_room(services: Services, actor: Actor, room_id: str) -> RoomOut:
+    async with services.db.read_session() as session:
+        room, mine = await check_room_access(session, actor, room_id)
+        (view,) = await rooms_out(session, actor.user_id, [(room, mine)], services.presence)
+        return view

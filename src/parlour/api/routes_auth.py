@@ -1,0 +1,55 @@
+"""Login, logout, health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import text
+
+from parlour.actions import auth as auth_actions
+from parlour.actions.present import me_out
+from parlour.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentActor, ServicesDep
+from parlour.errors import Unavailable
+from parlour.schemas import HealthOut, LoginIn, LoginOut
+
+router = APIRouter()
+
+
+@router.get("/healthz", response_model=HealthOut, tags=["health"])
+async def healthz(services: ServicesDep) -> HealthOut:
+    try:
+        async with services.db.read_session() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as error:
+        raise Unavailable("The database does not answer.", code="database_unavailable") from error
+    if services.settings.redis_url and not await services.bus.ping():
+        raise Unavailable("Redis does not answer.", code="redis_unavailable")
+    return HealthOut(status="ok")
+
+
+@router.post("/api/v1/auth/login", response_model=LoginOut, tags=["auth"])
+async def login(
+    body: LoginIn, request: Request, response: Response, services: ServicesDep
+) -> LoginOut:
+    client_ip = request.client.host if request.client else "unknown"
+    result = await auth_actions.do_login(services, body.email, body.password, client_ip)
+    secure = services.settings.cookie_secure
+    response.set_cookie(
+        SESSION_COOKIE, result.token, httponly=True, samesite="lax", secure=secure, path="/"
+    )
+    response.set_cookie(
+        CSRF_COOKIE, result.csrf_token, httponly=False, samesite="lax", secure=secure, path="/"
+    )
+    return LoginOut(
+        token=result.token,
+        csrf_token=result.csrf_token,
+        user=me_out(result.user, services.presence),
+    )
+
+
+@router.post("/api/v1/auth/logout", status_code=204, tags=["auth"])
+async def logout(actor: CurrentActor, services: ServicesDep, response: Response) -> Response:
+    await auth_actions.do_logout(services, actor)
+    response.status_code = 204
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response

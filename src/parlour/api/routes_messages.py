@@ -1,0 +1,127 @@
+"""Messages and attachments."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi.responses import FileResponse, ORJSONResponse
+
+from parlour.actions import attachments as attachment_actions
+from parlour.actions import messages as message_actions
+from parlour.api.deps import CurrentActor, ServicesDep
+from parlour.schemas import (
+    AttachmentOut,
+    EditMessageIn,
+    MessageOut,
+    MessageVersionOut,
+    SendMessageIn,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["messages"])
+
+IdQuery = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get("/rooms/{room_id}/messages", response_model=list[MessageOut])
+async def list_messages(
+    room_id: str,
+    actor: CurrentActor,
+    services: ServicesDep,
+    before: IdQuery = None,
+    after: IdQuery = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> list[MessageOut]:
+    return await message_actions.list_messages(
+        services, actor, room_id, before=before, after=after, limit=limit
+    )
+
+
+@router.post(
+    "/rooms/{room_id}/messages",
+    response_model=MessageOut,
+    status_code=201,
+    responses={200: {"model": MessageOut, "description": "A retry: the first message again"}},
+)
+async def send_message(
+    room_id: str, body: SendMessageIn, actor: CurrentActor, services: ServicesDep
+) -> Response:
+    message, created = await message_actions.do_send_message(
+        services, actor, room_id, body.content, body.client_id, body.attachment_ids or ()
+    )
+    return ORJSONResponse(message.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.patch("/messages/{message_id}", response_model=MessageOut)
+async def edit_message(
+    message_id: str, body: EditMessageIn, actor: CurrentActor, services: ServicesDep
+) -> MessageOut:
+    return await message_actions.do_edit_message(services, actor, message_id, body.content)
+
+
+@router.delete("/messages/{message_id}", status_code=204)
+async def delete_message(message_id: str, actor: CurrentActor, services: ServicesDep) -> Response:
+    await message_actions.do_delete_message(services, actor, message_id)
+    return Response(status_code=204)
+
+
+@router.get("/messages/{message_id}/history", response_model=list[MessageVersionOut])
+async def message_history(
+    message_id: str, actor: CurrentActor, services: ServicesDep
+) -> list[MessageVersionOut]:
+    return await message_actions.message_history(services, actor, message_id)
+
+
+@router.get("/messages", response_model=list[MessageOut])
+async def search_messages(
+    actor: CurrentActor,
+    services: ServicesDep,
+    q: Annotated[str, Query(max_length=500)] = "",
+    room_id: IdQuery = None,
+    author_id: IdQuery = None,
+    before: IdQuery = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> list[MessageOut]:
+    return await message_actions.search_messages(
+        services,
+        actor,
+        query=q,
+        room_id=room_id,
+        author_id=author_id,
+        before=before,
+        limit=limit,
+    )
+
+
+@router.post("/attachments", response_model=AttachmentOut, status_code=201, tags=["attachments"])
+async def upload(
+    file: Annotated[UploadFile, File()], actor: CurrentActor, services: ServicesDep
+) -> AttachmentOut:
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await file.read(256 * 1024):
+            yield chunk
+
+    return await attachment_actions.do_upload(
+        services, actor, file.filename or "file", file.content_type, chunks()
+    )
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+    tags=["attachments"],
+)
+async def download(attachment_id: str, actor: CurrentActor, services: ServicesDep) -> FileResponse:
+    found = await attachment_actions.open_download(services, actor, attachment_id)
+    response = FileResponse(
+        found.path,
+        media_type=found.content_type if found.inline else "application/octet-stream",
+        filename=found.filename,
+        content_disposition_type="inline" if found.inline else "attachment",
+    )
+    # Uploaded bytes never run as our page: no sniffing, no scripts, no framing.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -1,0 +1,84 @@
+"""Users, my profile, and the Chat Profile Report."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from parlour.actions import users as user_actions
+from parlour.api.deps import CurrentActor, ServicesDep
+from parlour.schemas import (
+    ChatProfileOut,
+    CreateUserIn,
+    MeOut,
+    PasswordIn,
+    UpdateMeIn,
+    UpdateUserIn,
+    UserOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+@router.get("/users", response_model=list[UserOut])
+async def search_users(
+    actor: CurrentActor,
+    services: ServicesDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> list[UserOut]:
+    return await user_actions.search_users(services, actor, q, limit)
+
+
+@router.get("/users/me", response_model=MeOut)
+async def get_me(actor: CurrentActor, services: ServicesDep) -> MeOut:
+    return await user_actions.get_me(services, actor)
+
+
+@router.patch("/users/me", response_model=MeOut)
+async def update_me(body: UpdateMeIn, actor: CurrentActor, services: ServicesDep) -> MeOut:
+    return await user_actions.do_update_me(
+        services,
+        actor,
+        full_name=body.full_name,
+        status=body.status,
+        preferences=body.preferences,
+    )
+
+
+@router.post("/users/me/password", status_code=204)
+async def change_password(body: PasswordIn, actor: CurrentActor, services: ServicesDep) -> Response:
+    await user_actions.do_change_password(services, actor, body.current_password, body.new_password)
+    return Response(status_code=204)
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+async def create_user(body: CreateUserIn, actor: CurrentActor, services: ServicesDep) -> UserOut:
+    return await user_actions.admin_create_user(
+        services,
+        actor,
+        email=body.email,
+        full_name=body.full_name,
+        password=body.password,
+        is_admin=body.is_admin,
+    )
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+async def update_user(
+    user_id: str, body: UpdateUserIn, actor: CurrentActor, services: ServicesDep
+) -> UserOut:
+    return await user_actions.admin_update_user(
+        services,
+        actor,
+        user_id,
+        is_active=body.is_active,
+        is_admin=body.is_admin,
+        full_name=body.full_name,
+    )
+
+
+@router.get("/reports/chat-profiles", response_model=list[ChatProfileOut], tags=["reports"])
+async def chat_profiles(actor: CurrentActor, services: ServicesDep) -> list[ChatProfileOut]:
+    return await user_actions.chat_profiles(services, actor)

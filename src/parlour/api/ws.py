@@ -1,0 +1,327 @@
+"""`GET /api/v1/events`: the WebSocket event stream.
+
+Order of a connection: authenticate (cookie needs an allowed Origin), attach to the hub (which
+fixes the live position P), send `hello`, replay what the client missed up to P from the database,
+then stream live events (all above P). Replay and live never overlap and leave no gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from parlour.actions import messages as message_actions
+from parlour.actions import reads as read_actions
+from parlour.actions.auth import Authenticated, authenticate
+from parlour.actions.context import Actor
+from parlour.actions.users import get_me
+from parlour.api.deps import SESSION_COOKIE, bearer_token, get_services
+from parlour.errors import InvalidInput, NotLoggedIn, ParlourError, RateLimited
+from parlour.events import stream
+from parlour.events.hub import Subscriber
+from parlour.events.realtime import Realtime
+from parlour.services import Services
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+REPLAY_PAGE = 500
+MAX_SENDS_IN_FLIGHT = 64
+
+
+def _origin_allowed(websocket: WebSocket, services: Services) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return False
+    allowed = set(services.settings.allowed_origins)
+    host = websocket.headers.get("host", "")
+    allowed.update({f"http://{host}", f"https://{host}"})
+    return origin in allowed
+
+
+async def _authenticate(websocket: WebSocket, services: Services) -> Authenticated | None:
+    token = websocket.query_params.get("token") or bearer_token(websocket)
+    if token is None:
+        cookie = websocket.cookies.get(SESSION_COOKIE)
+        # A cookie rides along on any page's request: only our own pages may use it here
+        # (cross-site WebSocket hijacking).
+        if not cookie or not _origin_allowed(websocket, services):
+            return None
+        token = cookie
+    try:
+        return await authenticate(services, token)
+    except NotLoggedIn:
+        return None
+
+
+def _error_frame(error: ParlourError, client_id: str | None = None) -> str:
+    frame: dict[str, Any] = {"type": "error", **error.to_json()}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return orjson.dumps(frame).decode()
+
+
+class TokenBucket:
+    __slots__ = ("capacity", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, capacity: int, now: float) -> None:
+        self.rate, self.capacity, self.tokens, self.stamp = (
+            rate,
+            float(capacity),
+            float(capacity),
+            now,
+        )
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@router.websocket("/api/v1/events")
+async def events(websocket: WebSocket) -> None:
+    services = get_services(websocket)
+    realtime: Realtime = websocket.app.state.realtime
+    auth = await _authenticate(websocket, services)
+    if auth is None:
+        await websocket.close(code=4401)
+        return
+    await websocket.accept()
+    actor = auth.actor
+    subscriber = Subscriber(actor.user_id, actor.session_id, services.limits.socket_queue_frames)
+    since = websocket.query_params.get("since")
+    since_id = stream.decode_cursor(services.epoch, since) if since else None
+    if since_id is not None:
+        subscriber.floor = since_id
+    position = await realtime.hub.attach(subscriber)
+    realtime.socket_opened(actor.user_id)
+    try:
+        await _serve(websocket, services, realtime, actor, subscriber, since, since_id, position)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        subscriber.close(1000)
+        realtime.hub.detach(subscriber)
+        realtime.socket_closed(actor.user_id)
+
+
+async def _replay_start(
+    services: Services, since: str | None, since_id: int | None, position: int
+) -> int | None:
+    """Where replay starts, or None when the client must resync."""
+    if since is None:
+        return position
+    if since_id is None:
+        return None
+    async with services.db.read_session() as session:
+        if since_id > position and since_id > await stream.current_position(session):
+            return None  # a cursor from the future: not ours
+        if since_id < await stream.pruned_before(session) - 1:
+            return None  # older than retention: what it missed is gone
+    return since_id
+
+
+async def _serve(
+    websocket: WebSocket,
+    services: Services,
+    realtime: Realtime,
+    actor: Actor,
+    subscriber: Subscriber,
+    since: str | None,
+    since_id: int | None,
+    position: int,
+) -> None:
+    start = await _replay_start(services, since, since_id, position)
+    me = await get_me(services, actor)
+    hello_cursor = (
+        since if start is not None and since else stream.encode_cursor(services.epoch, position)
+    )
+    user = me.model_dump(
+        mode="json", include=set(me.model_fields) - {"org_id", "chosen_status", "preferences"}
+    )
+    await websocket.send_text(
+        orjson.dumps({"type": "hello", "cursor": hello_cursor, "user": user}).decode()
+    )
+    if start is None:
+        subscriber.floor = 0
+        await websocket.send_text('{"type":"resync_required"}')
+    elif start < position:
+        await _replay(websocket, services, actor, start, position)
+
+    sender = asyncio.create_task(_send_loop(websocket, subscriber))
+    try:
+        await _receive_loop(websocket, services, realtime, actor, subscriber)
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+
+
+async def _replay(
+    websocket: WebSocket, services: Services, actor: Actor, after: int, up_to: int
+) -> None:
+    while after < up_to:
+        async with services.db.read_session() as session:
+            page = await stream.replay_for_user(session, actor.user_id, after, up_to, REPLAY_PAGE)
+        if not page:
+            return
+        for event in page:
+            if event.type not in stream.INTERNAL_TYPES:
+                await websocket.send_text(event.frame(services.epoch).decode())
+        after = page[-1].id
+
+
+async def _send_loop(websocket: WebSocket, subscriber: Subscriber) -> None:
+    while True:
+        frames = await subscriber.next_frames()
+        if not frames:
+            # Closed by the hub: revoked (4401), slow consumer (4008) or shutdown (1012).
+            if websocket.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=subscriber.close_code)
+            return
+        for frame in frames:
+            await websocket.send_text(frame)
+
+
+async def _receive_loop(
+    websocket: WebSocket,
+    services: Services,
+    realtime: Realtime,
+    actor: Actor,
+    subscriber: Subscriber,
+) -> None:
+    limits = services.limits
+    clock = services.clock
+    bucket = TokenBucket(limits.frames_per_second, limits.frame_burst, clock.monotonic())
+    in_flight: set[asyncio.Task[None]] = set()
+    while not subscriber.closed:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        raw = message.get("text")
+        if raw is None:
+            raw_bytes = message.get("bytes") or b""
+            raw = raw_bytes.decode("utf-8", errors="replace")
+        if len(raw) > limits.frame_bytes:
+            subscriber.push(
+                _error_frame(
+                    InvalidInput(
+                        f"A frame is at most {limits.frame_bytes} bytes.", code="frame_too_large"
+                    )
+                )
+            )
+            continue
+        if not bucket.take(clock.monotonic()):
+            subscriber.push(
+                _error_frame(
+                    RateLimited("Too many frames; slow down.", retry_after=1, code="rate_limited")
+                )
+            )
+            continue
+        try:
+            frame = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            subscriber.push(
+                _error_frame(InvalidInput("A frame must be JSON.", code="invalid_json"))
+            )
+            continue
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            subscriber.push(
+                _error_frame(
+                    InvalidInput("A frame is a JSON object with a type.", code="invalid_frame")
+                )
+            )
+            continue
+        await _handle(frame, services, realtime, actor, subscriber, in_flight)
+
+
+def _field(frame: dict[str, Any], name: str, *, max_length: int = 64) -> str:
+    value = frame.get(name)
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise InvalidInput(
+            f"`{name}` must be a non-empty string.", code="invalid_frame", details={"field": name}
+        )
+    return value
+
+
+async def _handle(
+    frame: dict[str, Any],
+    services: Services,
+    realtime: Realtime,
+    actor: Actor,
+    subscriber: Subscriber,
+    in_flight: set[asyncio.Task[None]],
+) -> None:
+    kind = frame["type"]
+    client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+    try:
+        if kind == "ping":
+            subscriber.push('{"type":"pong"}')
+        elif kind == "send":
+            room_id = _field(frame, "room_id")
+            client_id = _field(frame, "client_id", max_length=100)
+            content = frame.get("content")
+            if not isinstance(content, str):
+                raise InvalidInput("`content` must be a string.", code="invalid_frame")
+            if len(in_flight) >= MAX_SENDS_IN_FLIGHT:
+                raise RateLimited("Too many sends in flight.", retry_after=1, code="rate_limited")
+            # Sends run concurrently so one socket can fill a group commit; acks carry client_id.
+            task = asyncio.create_task(
+                _send(services, realtime, actor, subscriber, room_id, content, client_id)
+            )
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        elif kind == "typing":
+            if not realtime.typing(actor.user_id, _field(frame, "room_id")):
+                raise InvalidInput("No such room.", code="room_not_found")
+        elif kind == "read":
+            await read_actions.do_mark_read(
+                services, actor, _field(frame, "room_id"), _field(frame, "message_id")
+            )
+            services.presence.touch(actor.user_id)
+        else:
+            raise InvalidInput(f"Unknown frame type {kind[:40]!r}.", code="unknown_type")
+    except ParlourError as error:
+        subscriber.push(_error_frame(error, client_id))
+
+
+async def _send(
+    services: Services,
+    realtime: Realtime,
+    actor: Actor,
+    subscriber: Subscriber,
+    room_id: str,
+    content: str,
+    client_id: str,
+) -> None:
+    try:
+        message, _ = await message_actions.do_send_message(
+            services, actor, room_id, content, client_id
+        )
+    except ParlourError as error:
+        subscriber.push(_error_frame(error, client_id))
+        return
+    except Exception:
+        log.exception("send over the socket failed")
+        subscriber.push(
+            _error_frame(
+                ParlourError("The message was not stored.", code="internal_error"), client_id
+            )
+        )
+        return
+    services.presence.touch(actor.user_id)
+    subscriber.push(
+        orjson.dumps(
+            {"type": "ack", "client_id": client_id, "message": message.model_dump(mode="json")}
+        ).decode()
+    )

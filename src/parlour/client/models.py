@@ -1,0 +1,86 @@
+"""Typed shapes of the contract's JSON (shared/API.md).
+
+`extra="allow"` keeps fields the server adds later (the contract may grow without a version bump),
+so an older SDK never drops data it does not know. Timestamps stay the server's ISO 8601 strings:
+the SDK passes them on untouched rather than re-formatting them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Status = Literal["online", "away", "busy", "offline"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class User(_Model):
+    id: str
+    email: str
+    full_name: str
+    status: Status
+    is_admin: bool
+    is_active: bool
+    last_seen_at: str | None = None
+
+
+class Attachment(_Model):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    url: str
+
+
+class Message(_Model):
+    id: str
+    room_id: str
+    author: User
+    content: str
+    html: str
+    created_at: str
+    edited_at: str | None = None
+    deleted: bool = False
+    client_id: str | None = None
+    mentions: list[str] = []
+    attachments: list[Attachment] = []
+
+
+class MessageVersion(_Model):
+    """One entry of a message's edit history, oldest first."""
+
+    content: str
+    html: str
+    created_at: str
+
+
+class Room(_Model):
+    id: str
+    type: Literal["direct", "group"]
+    name: str
+    members: list[User]
+    admins: list[str]
+    created_at: str
+    last_message: Message | None = None
+    unread_count: int = 0
+    last_read_message_id: str | None = None
+
+
+class Unread(_Model):
+    """The toolbar counter: total unread, and per room id."""
+
+    total: int
+    rooms: dict[str, int]
+
+
+class ChatProfile(_Model):
+    """One row of the Chat Profile Report."""
+
+    user: User
+    status: Status
+    last_seen_at: str | None = None
+    direct_room_id: str | None = None

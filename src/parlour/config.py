@@ -1,0 +1,82 @@
+"""Settings from the environment (`PARLOUR_*`) or a `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Limits(BaseSettings):
+    """Every limit a client can hit; over a limit nothing is stored."""
+
+    model_config = SettingsConfigDict(env_prefix="PARLOUR_LIMIT_", env_file=".env", extra="ignore")
+
+    message_chars: int = 10_000
+    name_chars: int = 200
+    attachment_bytes: int = 25 * 1024 * 1024
+    group_members: int = 1_000
+    request_body_bytes: int = 1024 * 1024
+    frame_bytes: int = 64 * 1024
+    page_size: int = 200
+    search_results: int = 100
+    # Login throttling: failures per window, per account and per client address.
+    login_failures_per_account: int = 5
+    login_failures_per_ip: int = 20
+    login_window_seconds: int = 300
+    # WebSocket flood control: a token bucket per socket.
+    frames_per_second: float = 20.0
+    frame_burst: int = 60
+    # A socket whose outgoing queue grows past this is a slow consumer: it is closed and resumes.
+    socket_queue_frames: int = 2_000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARLOUR_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("parlour-data")
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = ""
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    attachments_dir: Path | None = None
+    # FULL fsyncs the WAL at every commit: an acknowledged message survives power loss.
+    # NORMAL is faster but may lose the last commits on power loss (never on a process crash).
+    sqlite_synchronous: str = "FULL"
+    event_retention_days: int = 7
+    presence_away_seconds: int = 300
+    presence_grace_seconds: float = 5.0
+    typing_seconds: float = 6.0
+    typing_throttle_seconds: float = 2.0
+    # Fallback poll of the event stream: bounds delivery delay when the bus loses a notification.
+    stream_poll_seconds: float = 1.0
+    cookie_secure: bool = False
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _check_synchronous(cls, value: str) -> str:
+        if value.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+            raise ValueError("sqlite_synchronous must be FULL, EXTRA or NORMAL")
+        return value.upper()
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL: embedded SQLite in the data dir unless configured."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'parlour.db').resolve()}"
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+        if url.startswith(("postgresql://", "postgres://")):
+            return "postgresql+asyncpg://" + url.split("://", 1)[1]
+        return url
+
+    def resolved_attachments_dir(self) -> Path:
+        return self.attachments_dir or (self.data_dir / "attachments")

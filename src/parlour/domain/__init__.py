@@ -1,0 +1,1 @@
+"""Domain logic: pure functions with no I/O."""

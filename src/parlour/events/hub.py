@@ -1,0 +1,244 @@
+"""This process's sockets, and the loop that fans the stream out to them.
+
+The hub tails the event stream in order (woken by the bus, or by its own poll when the bus is
+quiet or down) and hands each event's frame, encoded once, to the local subscribers entitled to it.
+It knows, for each local user, the rooms whose events they receive at the hub's position; the
+stream's own membership events keep that map exact as it advances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from parlour.events import stream
+from parlour.events.stream import INTERNAL_TYPES, StoredEvent
+from parlour.storage import rooms as room_queries
+from parlour.storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+MEMBERSHIP_TYPES = frozenset({"room.created", "room.member_added", "room.member_removed"})
+BATCH = 1000
+
+
+class Subscriber:
+    """One socket's outbox. Small on purpose: tens of thousands of these live in one process."""
+
+    __slots__ = (
+        "_wake",
+        "close_code",
+        "closed",
+        "floor",
+        "max_frames",
+        "on_close",
+        "outbox",
+        "session_id",
+        "user_id",
+    )
+
+    def __init__(self, user_id: str, session_id: str, max_frames: int) -> None:
+        self.user_id = user_id
+        self.session_id = session_id
+        self.outbox: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self.closed = False
+        self.close_code = 1000
+        self.max_frames = max_frames
+        # Durable events at or below this id were already sent (replay) and are skipped.
+        self.floor = 0
+        self.on_close: Callable[[int], None] | None = None
+
+    def push(self, frame: str, event_id: int = 0) -> None:
+        if self.closed or (event_id and event_id <= self.floor):
+            return
+        if len(self.outbox) >= self.max_frames:
+            # A slow consumer: drop it rather than grow without bound; it resumes by cursor.
+            self.close(4008)
+            return
+        self.outbox.append(frame)
+        self._wake.set()
+
+    def close(self, code: int) -> None:
+        if not self.closed:
+            self.closed = True
+            self.close_code = code
+            self._wake.set()
+            if self.on_close is not None:
+                self.on_close(code)
+
+    async def next_frames(self) -> list[str]:
+        """Wait for frames; an empty list means the subscriber was closed."""
+        while not self.outbox and not self.closed:
+            self._wake.clear()
+            await self._wake.wait()
+        if self.closed:
+            return []
+        frames = list(self.outbox)
+        self.outbox.clear()
+        return frames
+
+
+class Hub:
+    def __init__(self, db: Database, epoch: str, *, poll_seconds: float) -> None:
+        self._db = db
+        self.epoch = epoch
+        self._poll = poll_seconds
+        self.position = 0
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.by_user: dict[str, set[Subscriber]] = {}
+        self.user_rooms: dict[str, set[str]] = {}
+        self.room_users: dict[str, set[str]] = {}
+        self.delivered = 0
+
+    async def start(self) -> None:
+        async with self._db.read_session() as session:
+            self.position = await stream.current_position(session)
+        self._task = asyncio.create_task(self._run(), name="parlour-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for subscribers in list(self.by_user.values()):
+            for subscriber in list(subscribers):
+                subscriber.close(1012)  # service restart: clients reconnect and resume
+
+    def on_stream_advanced(self, position: int) -> None:
+        if position > self.position:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            self._wake.clear()
+            try:
+                await self.catch_up()
+            except Exception:
+                # The database is down or failing: keep polling; nothing is lost, only later.
+                log.warning("hub could not read the stream", exc_info=True)
+
+    async def catch_up(self) -> None:
+        while True:
+            async with self._lock:
+                async with self._db.read_session() as session:
+                    events = await stream.fetch_after(session, self.position, BATCH)
+                for event in events:
+                    self._dispatch(event)
+                    self.position = event.id
+            if len(events) < BATCH:
+                return
+
+    def _dispatch(self, event: StoredEvent) -> None:
+        if event.user_id is not None:
+            subscribers = self.by_user.get(event.user_id)
+            if not subscribers:
+                return
+            if event.type in INTERNAL_TYPES:
+                self._internal(event, subscribers)
+                return
+            if event.type in MEMBERSHIP_TYPES:
+                self._track_membership(event)
+            frame = event.frame(self.epoch).decode()
+            for subscriber in list(subscribers):
+                subscriber.push(frame, event.id)
+                self.delivered += 1
+            return
+        users = self.room_users.get(event.room_id or "")
+        if not users:
+            return
+        frame = event.frame(self.epoch).decode()
+        for user_id in list(users):
+            for subscriber in list(self.by_user.get(user_id, ())):
+                subscriber.push(frame, event.id)
+                self.delivered += 1
+
+    def _track_membership(self, event: StoredEvent) -> None:
+        assert event.user_id is not None
+        payload: dict[str, Any] = orjson.loads(event.payload)
+        room_id = payload["room"]["id"]
+        if event.type == "room.member_removed" and payload.get("user_id") == event.user_id:
+            self._leave(event.user_id, room_id)
+        else:
+            self._join(event.user_id, room_id)
+
+    def _internal(self, event: StoredEvent, subscribers: set[Subscriber]) -> None:
+        payload: dict[str, Any] = orjson.loads(event.payload)
+        if event.type == "session.revoked":
+            only, keep = payload.get("only"), payload.get("keep")
+            for subscriber in list(subscribers):
+                if (
+                    only is None or subscriber.session_id == only
+                ) and subscriber.session_id != keep:
+                    subscriber.close(4401)
+
+    def _join(self, user_id: str, room_id: str) -> None:
+        self.user_rooms.setdefault(user_id, set()).add(room_id)
+        self.room_users.setdefault(room_id, set()).add(user_id)
+
+    def _leave(self, user_id: str, room_id: str) -> None:
+        self.user_rooms.get(user_id, set()).discard(room_id)
+        users = self.room_users.get(room_id)
+        if users is not None:
+            users.discard(user_id)
+            if not users:
+                del self.room_users[room_id]
+
+    async def attach(self, subscriber: Subscriber) -> int:
+        """Register a subscriber; returns the position from which it receives live events.
+
+        Runs under the hub's lock so no batch is dispatched between reading the position and
+        loading the user's rooms at that exact position.
+        """
+        async with self._lock:
+            user_id = subscriber.user_id
+            if user_id not in self.user_rooms:
+                async with self._db.read_session() as session:
+                    rooms = await room_queries.rooms_at_position(session, user_id, self.position)
+                for room_id in rooms:
+                    self._join(user_id, room_id)
+            self.by_user.setdefault(user_id, set()).add(subscriber)
+            return self.position
+
+    def detach(self, subscriber: Subscriber) -> None:
+        user_id = subscriber.user_id
+        subscribers = self.by_user.get(user_id)
+        if subscribers is None:
+            return
+        subscribers.discard(subscriber)
+        if not subscribers:
+            del self.by_user[user_id]
+            for room_id in self.user_rooms.pop(user_id, set()):
+                users = self.room_users.get(room_id)
+                if users is not None:
+                    users.discard(user_id)
+                    if not users:
+                        del self.room_users[room_id]
+
+    def send_to_room(self, room_id: str, frame: str, *, exclude: str | None = None) -> None:
+        """An ephemeral frame (typing) to this process's sockets in a room."""
+        for user_id in list(self.room_users.get(room_id, ())):
+            if user_id == exclude:
+                continue
+            for subscriber in list(self.by_user.get(user_id, ())):
+                subscriber.push(frame)
+
+    def send_to_user(self, user_id: str, frame: str) -> None:
+        for subscriber in list(self.by_user.get(user_id, ())):
+            subscriber.push(frame)
+
+    def local_users(self) -> list[str]:
+        return list(self.by_user)
+
+    def is_local(self, user_id: str) -> bool:
+        return user_id in self.by_user

@@ -1,0 +1,169 @@
+"""The durable event stream: append inside a change's transaction, replay by cursor.
+
+A cursor is `<epoch>.<event id>`. The epoch is random per database, so a cursor from another
+database (or a wiped one) is recognised as unknown instead of silently skipping events. Clients
+treat cursors as opaque.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, delete, func, insert, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlour.ids import new_id
+from parlour.storage.models import Event, Membership, StreamMeta
+from parlour.storage.writer import WriteContext
+
+EPOCH_KEY = "epoch"
+PRUNED_BEFORE_KEY = "pruned_before"
+
+# Event types the hub acts on but never forwards to clients.
+INTERNAL_TYPES = frozenset({"session.revoked", "user.deactivated"})
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    org_id: str
+    room_id: str | None
+    user_id: str | None
+    type: str
+    payload: str  # JSON object text, without type and cursor
+
+    def frame(self, epoch: str) -> bytes:
+        """The wire frame, built by splicing so the payload is encoded only once."""
+        head = orjson.dumps({"type": self.type, "cursor": encode_cursor(epoch, self.id)})
+        if self.payload == "{}":
+            return head
+        return head[:-1] + b"," + self.payload[1:].encode()
+
+
+def encode_cursor(epoch: str, event_id: int) -> str:
+    return f"{epoch}.{event_id}"
+
+
+def decode_cursor(epoch: str, cursor: str) -> int | None:
+    """The event id in `cursor`, or None when it is malformed or from another database."""
+    prefix, _, number = cursor.partition(".")
+    if prefix != epoch or not number.isdigit() or len(number) > 19:
+        return None
+    return int(number)
+
+
+async def append(
+    ctx: WriteContext,
+    *,
+    org_id: str,
+    type: str,
+    payload: dict[str, Any],
+    room_id: str | None = None,
+    user_id: str | None = None,
+) -> int:
+    """Append one event. Must run inside the writer's transaction of the change it describes."""
+    if (room_id is None) == (user_id is None):
+        raise ValueError("an event goes to exactly one room or one user")
+    event_id: int = (
+        await ctx.session.execute(
+            insert(Event)
+            .values(
+                org_id=org_id,
+                room_id=room_id,
+                user_id=user_id,
+                type=type,
+                payload=orjson.dumps(payload).decode(),
+                created_at=ctx.clock.now(),
+            )
+            .returning(Event.id)
+        )
+    ).scalar_one()
+    ctx.last_event_id = max(ctx.last_event_id, event_id)
+    return event_id
+
+
+async def ensure_epoch(session: AsyncSession) -> str:
+    epoch = await session.scalar(select(StreamMeta.value).where(StreamMeta.key == EPOCH_KEY))
+    if epoch is None:
+        epoch = new_id().replace("-", "x").replace("_", "y").replace(".", "z")[:10]
+        session.add(StreamMeta(key=EPOCH_KEY, value=epoch))
+        session.add(StreamMeta(key=PRUNED_BEFORE_KEY, value="0"))
+        await session.flush()
+    return epoch
+
+
+async def pruned_before(session: AsyncSession) -> int:
+    value = await session.scalar(
+        select(StreamMeta.value).where(StreamMeta.key == PRUNED_BEFORE_KEY)
+    )
+    return int(value or 0)
+
+
+async def current_position(session: AsyncSession) -> int:
+    """The highest committed event id; every event at or below it is visible (writer invariant)."""
+    return int(await session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+
+
+def _row(row: Any) -> StoredEvent:
+    return StoredEvent(row.id, row.org_id, row.room_id, row.user_id, row.type, row.payload)
+
+
+async def fetch_after(session: AsyncSession, after_id: int, limit: int) -> list[StoredEvent]:
+    """The next events of the whole stream, in order: what a hub fans out."""
+    rows = await session.execute(
+        select(Event.id, Event.org_id, Event.room_id, Event.user_id, Event.type, Event.payload)
+        .where(Event.id > after_id)
+        .order_by(Event.id)
+        .limit(limit)
+    )
+    return [_row(r) for r in rows]
+
+
+async def replay_for_user(
+    session: AsyncSession, user_id: str, after_id: int, up_to_id: int, limit: int
+) -> list[StoredEvent]:
+    """The events `user_id` was entitled to in (after_id, up_to_id], in order.
+
+    Room events count only inside the user's membership spans, so a removed member never
+    receives later events of the room and a new member none from before they joined.
+    """
+    columns = (Event.id, Event.org_id, Event.room_id, Event.user_id, Event.type, Event.payload)
+    own = select(*columns).where(
+        Event.user_id == user_id, Event.id > after_id, Event.id <= up_to_id
+    )
+    in_rooms = (
+        select(*columns)
+        .join(
+            Membership,
+            and_(Membership.room_id == Event.room_id, Membership.user_id == user_id),
+        )
+        .where(
+            Event.id > after_id,
+            Event.id <= up_to_id,
+            Event.id > Membership.start_event_id,
+            or_(Membership.end_event_id.is_(None), Event.id < Membership.end_event_id),
+        )
+    )
+    both = union_all(own, in_rooms).subquery()
+    rows = await session.execute(select(both).order_by(both.c.id).limit(limit))
+    return [_row(r) for r in rows]
+
+
+async def prune(ctx: WriteContext, older_than: timedelta) -> int:
+    """Drop events past retention and remember where the kept stream starts."""
+    cutoff: datetime = ctx.clock.now() - older_than
+    first_kept = await ctx.session.scalar(
+        select(func.min(Event.id)).where(Event.created_at >= cutoff)
+    )
+    # The newest event always stays: the stream's position must never go back (ids are not
+    # reused, and a cursor at the head must stay valid).
+    head = await current_position(ctx.session)
+    first_kept = head if first_kept is None else min(first_kept, head)
+    result = await ctx.session.execute(delete(Event).where(Event.id < first_kept))
+    meta = await ctx.session.get(StreamMeta, PRUNED_BEFORE_KEY)
+    if meta is not None and int(meta.value) < first_kept:
+        meta.value = str(first_kept)
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,77 @@
+"""Engines for both databases, with one code path above them.
+
+SQLite: WAL (readers never block the writer), foreign keys on, `synchronous=FULL` by default so a
+commit is on disk before we acknowledge it. pysqlite's own transaction handling is switched off so
+that SAVEPOINTs work (SQLAlchemy's documented recipe) and the writer can `BEGIN IMMEDIATE`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+from sqlalchemy.pool import ConnectionPoolEntry
+
+
+@dataclass(frozen=True)
+class Database:
+    """The read engine (many connections) and the write engine (the group-commit writer's)."""
+
+    url: str
+    reader: AsyncEngine
+    writer: AsyncEngine
+    read_session: async_sessionmaker[AsyncSession]
+    write_session: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    async def dispose(self) -> None:
+        await self.reader.dispose()
+        if self.writer is not self.reader:
+            await self.writer.dispose()
+
+
+def _sqlite_engine(url: str, *, synchronous: str, begin: str, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
+    if url.startswith("sqlite"):
+        reader = _sqlite_engine(url, synchronous=sqlite_synchronous, begin="BEGIN", pool_size=8)
+        # IMMEDIATE takes the write lock at BEGIN, so a transaction never fails half-way
+        # on a lock upgrade; the writer is the only one writing anyway.
+        writer = _sqlite_engine(
+            url, synchronous=sqlite_synchronous, begin="BEGIN IMMEDIATE", pool_size=2
+        )
+    else:
+        reader = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        writer = reader
+    return Database(
+        url=url,
+        reader=reader,
+        writer=writer,
+        read_session=async_sessionmaker(reader, expire_on_commit=False),
+        write_session=async_sessionmaker(writer, expire_on_commit=False),
+    )

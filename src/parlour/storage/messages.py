@@ -1,0 +1,189 @@
+"""Message queries: pages by sequence, unread counts and search, all served from indexes."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlour.storage.models import Attachment, Membership, Message
+from parlour.storage.users import escape_like
+
+
+async def by_id(session: AsyncSession, message_id: str) -> Message | None:
+    return await session.scalar(select(Message).where(Message.id == message_id))
+
+
+async def by_seqs(session: AsyncSession, seqs: Iterable[int]) -> dict[int, Message]:
+    wanted = [seq for seq in set(seqs) if seq]
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Message).where(Message.seq.in_(wanted)))
+    return {message.seq: message for message in rows}
+
+
+async def by_client_id(session: AsyncSession, author_id: str, client_id: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(Message.author_id == author_id, Message.client_id == client_id)
+    )
+
+
+async def page(
+    session: AsyncSession,
+    room_id: str,
+    *,
+    before_seq: int | None,
+    after_seq: int | None,
+    limit: int,
+    visible_from: int = 0,
+    visible_to: int | None = None,
+) -> list[Message]:
+    """A page of a room's history, newest last. Without `after`, the newest page before `before`."""
+    stmt = select(Message).where(Message.room_id == room_id, Message.seq > visible_from)
+    if visible_to is not None:
+        stmt = stmt.where(Message.seq <= visible_to)
+    if before_seq is not None:
+        stmt = stmt.where(Message.seq < before_seq)
+    if after_seq is not None:
+        rows = await session.scalars(
+            stmt.where(Message.seq > after_seq).order_by(Message.seq).limit(limit)
+        )
+        return list(rows)
+    rows = await session.scalars(stmt.order_by(Message.seq.desc()).limit(limit))
+    return list(reversed(list(rows)))
+
+
+async def unread_counts(
+    session: AsyncSession, user_id: str, room_ids: Iterable[str] | None = None
+) -> dict[str, int]:
+    """Unread messages per room: others' live messages after my read pointer (an index range)."""
+    stmt = (
+        select(Membership.room_id, func.count(Message.seq))
+        .join(
+            Message,
+            and_(
+                Message.room_id == Membership.room_id,
+                Message.seq > Membership.last_read_seq,
+                Message.author_id != user_id,
+                Message.deleted.is_(False),
+            ),
+        )
+        .where(Membership.user_id == user_id, Membership.end_event_id.is_(None))
+        .group_by(Membership.room_id)
+    )
+    if room_ids is not None:
+        stmt = stmt.where(Membership.room_id.in_(list(room_ids)))
+    return {row[0]: int(row[1]) for row in await session.execute(stmt)}
+
+
+async def attachments_for(
+    session: AsyncSession, message_seqs: Iterable[int]
+) -> dict[int, list[Attachment]]:
+    seqs = list(set(message_seqs))
+    result: dict[int, list[Attachment]] = defaultdict(list)
+    if not seqs:
+        return result
+    rows = await session.scalars(
+        select(Attachment).where(Attachment.message_seq.in_(seqs)).order_by(Attachment.created_at)
+    )
+    for attachment in rows:
+        if attachment.message_seq is not None:
+            result[attachment.message_seq].append(attachment)
+    return result
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _fts_query(query: str) -> str | None:
+    """An FTS5 query of prefix terms, or None where the index cannot help (CJK, no words)."""
+    words = _WORD.findall(query)
+    if not words or any(not word.isascii() for word in words):
+        return None
+    return " ".join(f'"{word}"*' for word in words)
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    query: str,
+    room_id: str | None,
+    author_id: str | None,
+    before_seq: int | None,
+    limit: int,
+    dialect: str,
+) -> list[Message]:
+    """Messages in rooms I am in now, newest first.
+
+    Full text through FTS5 (SQLite) or a tsvector index (PostgreSQL); where the index finds nothing
+    (partial words inside a token, CJK), a substring match keeps search useful.
+    """
+    base = (
+        select(Message)
+        .join(
+            Membership,
+            and_(
+                Membership.room_id == Message.room_id,
+                Membership.user_id == user_id,
+                Membership.end_event_id.is_(None),
+            ),
+        )
+        .where(Message.deleted.is_(False))
+    )
+    if room_id is not None:
+        base = base.where(Message.room_id == room_id)
+    if author_id is not None:
+        base = base.where(Message.author_id == author_id)
+    if before_seq is not None:
+        base = base.where(Message.seq < before_seq)
+    base = base.order_by(Message.seq.desc()).limit(limit)
+    needle = query.strip()
+    if not needle:
+        return list(await session.scalars(base))
+    found: list[Message] = []
+    if dialect == "sqlite":
+        fts = _fts_query(needle)
+        if fts is not None:
+            matching = text(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q"
+            ).bindparams(q=fts)
+            found = list(await session.scalars(base.where(Message.seq.in_(matching))))
+    else:
+        words = _WORD.findall(needle)
+        if words:
+            # Each word as a prefix: "parl" finds "parlour". \w+ words need no quoting.
+            tsquery = func.to_tsquery("simple", " & ".join(f"{word}:*" for word in words))
+            found = list(
+                await session.scalars(
+                    base.where(func.to_tsvector("simple", Message.content).op("@@")(tsquery))
+                )
+            )
+    if found:
+        return found
+    pattern = f"%{escape_like(needle.lower())}%"
+    return list(
+        await session.scalars(base.where(func.lower(Message.content).like(pattern, escape="\\")))
+    )
+
+
+async def unread_by_member(session: AsyncSession, room_id: str) -> dict[str, int]:
+    """Each current member's unread count in one room, in one grouped query."""
+    stmt = (
+        select(Membership.user_id, func.count(Message.seq))
+        .join(
+            Message,
+            and_(
+                Message.room_id == Membership.room_id,
+                Message.seq > Membership.last_read_seq,
+                Message.author_id != Membership.user_id,
+                Message.deleted.is_(False),
+            ),
+        )
+        .where(Membership.room_id == room_id, Membership.end_event_id.is_(None))
+        .group_by(Membership.user_id)
+    )
+    return {row[0]: int(row[1]) for row in await session.execute(stmt)}

@@ -1,0 +1,239 @@
+"""Tables. Public ids are random strings; ordering uses internal integer sequences.
+
+Messages and events carry an integer `seq`/`id` because pagination, unread counts and the event
+stream all need a total order served from an index; the public `id` is opaque so that nobody can
+enumerate other people's rooms or messages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for long-lived streams.
+SeqInt = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored and returned as timezone-aware UTC on both databases."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        from datetime import UTC
+
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # Stored lower-cased: the email is the login and unique on the whole server.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What the user chose; the effective status mixes it with live presence.
+    status: Mapped[str] = mapped_column(String(16), default="online")
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Session(Base):
+    """A login: the bearer token and the session cookie are the same secret, stored hashed."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LoginFailure(Base):
+    """Failed logins, by account and by client address, for brute-force throttling."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(400))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    type: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # "<smaller user id>:<larger user id>" for direct rooms: the unique index is what makes
+    # "exactly one direct room per pair" hold even when both open it at the same instant.
+    direct_key: Mapped[str | None] = mapped_column(String(80), unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_message_seq: Mapped[int | None] = mapped_column(SeqInt, nullable=True)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_rooms_org_activity", "org_id", "last_activity_at"),)
+
+
+class Membership(Base):
+    """One span of a user's membership of a room.
+
+    `start_event_id`/`end_event_id` bound the room events the member may receive: replay
+    uses them so a removed member never gets later events and a new one never gets earlier ones.
+    A current member has `end_event_id IS NULL`.
+    """
+
+    __tablename__ = "memberships"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_event_id: Mapped[int] = mapped_column(SeqInt, default=0)
+    end_event_id: Mapped[int | None] = mapped_column(SeqInt, nullable=True)
+    last_read_seq: Mapped[int] = mapped_column(SeqInt, default=0)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index(
+            "ux_memberships_current",
+            "room_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("end_event_id IS NULL"),
+            postgresql_where=text("end_event_id IS NULL"),
+        ),
+        Index("ix_memberships_user", "user_id", "end_event_id"),
+    )
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    seq: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id"))
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    content: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    mentions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    client_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        Index("ix_messages_room_seq", "room_id", "seq"),
+        Index("ix_messages_author_seq", "author_id", "seq"),
+        # Idempotent sends: one message per (sender, client_id), whatever the retries.
+        UniqueConstraint("author_id", "client_id", name="ux_messages_client_id"),
+    )
+
+
+class MessageVersion(Base):
+    """Every earlier version of an edited message, oldest first."""
+
+    __tablename__ = "message_versions"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    message_seq: Mapped[int] = mapped_column(ForeignKey("messages.seq"), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    uploader_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    storage_name: Mapped[str] = mapped_column(String(80))
+    message_seq: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.seq"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Event(Base):
+    """The durable event stream: written in the transaction of the change it describes.
+
+    A row is addressed either to a room (`room_id`: every member at that position) or to one
+    user (`user_id`). `payload` is the frame's JSON minus `type` and `cursor`, encoded once.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(String(32))
+    room_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_events_room_id", "room_id", "id"),
+        Index("ix_events_user_id", "user_id", "id"),
+        # Never reuse an id, even after the newest rows were deleted.
+        {"sqlite_autoincrement": True},
+    )
+
+
+class StreamMeta(Base):
+    """Facts about the stream: its epoch (so cursors of another database are unknown) and
+    the first id still kept after pruning."""
+
+    __tablename__ = "stream_meta"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

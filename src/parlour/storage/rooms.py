@@ -1,0 +1,148 @@
+"""Room and membership queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlour.storage.models import Membership, Room, User
+from parlour.storage.users import escape_like
+
+
+def direct_key(user_a: str, user_b: str) -> str:
+    low, high = sorted((user_a, user_b))
+    return f"{low}:{high}"
+
+
+async def current_membership(
+    session: AsyncSession, room_id: str, user_id: str
+) -> Membership | None:
+    return await session.scalar(
+        select(Membership).where(
+            Membership.room_id == room_id,
+            Membership.user_id == user_id,
+            Membership.end_event_id.is_(None),
+        )
+    )
+
+
+async def room_in_org(session: AsyncSession, org_id: str, room_id: str) -> Room | None:
+    return await session.scalar(select(Room).where(Room.id == room_id, Room.org_id == org_id))
+
+
+async def member_ids(session: AsyncSession, room_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(Membership.user_id).where(
+            Membership.room_id == room_id, Membership.end_event_id.is_(None)
+        )
+    )
+    return list(rows)
+
+
+async def memberships_of_rooms(
+    session: AsyncSession, room_ids: Iterable[str]
+) -> dict[str, list[Membership]]:
+    ids = list(set(room_ids))
+    result: dict[str, list[Membership]] = defaultdict(list)
+    if not ids:
+        return result
+    rows = await session.scalars(
+        select(Membership)
+        .where(Membership.room_id.in_(ids), Membership.end_event_id.is_(None))
+        .order_by(Membership.id)
+    )
+    for membership in rows:
+        result[membership.room_id].append(membership)
+    return result
+
+
+async def direct_room(session: AsyncSession, user_a: str, user_b: str) -> Room | None:
+    return await session.scalar(select(Room).where(Room.direct_key == direct_key(user_a, user_b)))
+
+
+async def rooms_of_user(
+    session: AsyncSession, user_id: str, query: str = "", limit: int = 500
+) -> list[tuple[Room, Membership]]:
+    """My rooms, most recent activity first; `query` matches the room or a member's name."""
+    stmt = (
+        select(Room, Membership)
+        .join(Membership, Membership.room_id == Room.id)
+        .where(Membership.user_id == user_id, Membership.end_event_id.is_(None))
+    )
+    needle = query.strip().lower()
+    if needle:
+        pattern = f"%{escape_like(needle)}%"
+        other = Membership.__table__.alias("other")
+        member_match = (
+            select(other.c.room_id)
+            .join(User, User.id == other.c.user_id)
+            .where(
+                other.c.room_id == Room.id,
+                other.c.end_event_id.is_(None),
+                other.c.user_id != user_id,
+                or_(
+                    func.lower(User.full_name).like(pattern, escape="\\"),
+                    User.email.like(pattern, escape="\\"),
+                ),
+            )
+            .exists()
+        )
+        stmt = stmt.where(
+            or_(
+                (Room.type == "group") & func.lower(Room.name).like(pattern, escape="\\"),
+                member_match,
+            )
+        )
+    stmt = stmt.order_by(Room.last_activity_at.desc(), Room.id).limit(limit)
+    return [(row[0], row[1]) for row in await session.execute(stmt)]
+
+
+async def direct_rooms_with(session: AsyncSession, user_id: str) -> dict[str, str]:
+    """For each user I have a direct room with: that room's id."""
+    mine = Membership.__table__.alias("mine")
+    theirs = Membership.__table__.alias("theirs")
+    rows = await session.execute(
+        select(theirs.c.user_id, Room.id)
+        .join(mine, mine.c.room_id == Room.id)
+        .join(theirs, theirs.c.room_id == Room.id)
+        .where(
+            Room.type == "direct",
+            mine.c.user_id == user_id,
+            mine.c.end_event_id.is_(None),
+            theirs.c.user_id != user_id,
+        )
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def shares_room_with(session: AsyncSession, user_id: str) -> set[str]:
+    """Everyone who shares at least one room with `user_id`: the audience of their presence."""
+    mine = Membership.__table__.alias("mine")
+    theirs = Membership.__table__.alias("theirs")
+    rows = await session.scalars(
+        select(theirs.c.user_id)
+        .distinct()
+        .join(mine, mine.c.room_id == theirs.c.room_id)
+        .where(
+            mine.c.user_id == user_id,
+            mine.c.end_event_id.is_(None),
+            theirs.c.end_event_id.is_(None),
+            theirs.c.user_id != user_id,
+        )
+    )
+    return set(rows)
+
+
+async def rooms_at_position(session: AsyncSession, user_id: str, position: int) -> set[str]:
+    """The rooms whose events `user_id` may receive right after stream position `position`."""
+    rows = await session.scalars(
+        select(Membership.room_id).where(
+            Membership.user_id == user_id,
+            Membership.start_event_id <= position,
+            or_(Membership.end_event_id.is_(None), Membership.end_event_id > position),
+        )
+    )
+    return set(rows)

@@ -1,0 +1,156 @@
+"""The group-commit writer: every change goes through here.
+
+Concurrent writes queue up while a commit is in flight; the next transaction takes all of them at
+once, each in its own SAVEPOINT (one failing job rolls back alone). One fsync then covers a whole
+batch, which is what lets "acknowledged means durable" coexist with thousands of sends a second.
+
+Serializing writes is also what keeps the event stream's cursor honest (ARCHITECTURE.md,
+"cursor order vs commit order"): ids are handed out in commit order, so once id N is visible every
+id below N is visible or was rolled back for good. Within a process the writer task is the only
+writer; across processes on PostgreSQL a transaction-scoped advisory lock does the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parlour.clock import Clock
+from parlour.errors import ParlourError, Unavailable
+from parlour.storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Any constant works: it only has to be the same in every process on the database.
+STREAM_LOCK_KEY = 0x7061726C6F7572  # "parlour"
+
+
+@dataclass
+class WriteContext:
+    """What a write job gets: the batch's session (inside its own savepoint) and the clock."""
+
+    session: AsyncSession
+    clock: Clock
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    last_event_id: int = 0
+
+
+Job = Callable[[WriteContext], Awaitable[T]]
+
+
+@dataclass
+class _Pending:
+    job: Job[Any]
+    future: asyncio.Future[Any]
+
+
+class Writer:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        on_commit: Callable[[int], None],
+        *,
+        max_batch: int = 500,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._on_commit = on_commit
+        self._max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.jobs = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="parlour-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            # Let queued jobs finish: they may already be promised to clients.
+            while self._queue:
+                self._wake.set()
+                await asyncio.sleep(0)
+                if self._task.done():
+                    break
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run(self, job: Job[T]) -> T:
+        """Run `job` inside the next batch transaction; returns once it is committed."""
+        if self._task is None:
+            raise RuntimeError("writer not started")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(job, future))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        outcomes: list[tuple[_Pending, Any, BaseException | None, WriteContext]] = []
+        try:
+            async with self._db.write_session() as session, session.begin():
+                if not self._db.is_sqlite:
+                    await session.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": STREAM_LOCK_KEY}
+                    )
+                for pending in batch:
+                    ctx = WriteContext(session=session, clock=self._clock)
+                    try:
+                        async with session.begin_nested():
+                            result = await pending.job(ctx)
+                        outcomes.append((pending, result, None, ctx))
+                    except ParlourError as error:
+                        outcomes.append((pending, None, error, ctx))
+                    except Exception as error:
+                        log.exception("write job failed")
+                        outcomes.append((pending, None, error, ctx))
+        except Exception as batch_error:
+            # Nothing of this batch is stored; every job that had not failed on its own gets a
+            # retryable error (clients retry sends with the same client_id, so no duplicates).
+            log.warning("batch commit failed: %s", batch_error)
+            failure = Unavailable("The database is unavailable; nothing was stored. Retry.")
+            for pending in batch:
+                if not pending.future.done():
+                    own = next((o[2] for o in outcomes if o[0] is pending), None)
+                    pending.future.set_exception(own if isinstance(own, ParlourError) else failure)
+            return
+        self.batches += 1
+        self.jobs += len(batch)
+        last_event_id = 0
+        for pending, result, job_error, ctx in outcomes:
+            last_event_id = max(last_event_id, ctx.last_event_id)
+            if job_error is None:
+                # Committed: its consequences happen even if the caller stopped waiting.
+                for callback in ctx.after_commit:
+                    callback()
+            if pending.future.done():
+                continue
+            if job_error is None:
+                pending.future.set_result(result)
+            elif isinstance(job_error, ParlourError):
+                pending.future.set_exception(job_error)
+            else:
+                pending.future.set_exception(Unavailable("The change could not be stored."))
+        if last_event_id:
+            self._on_commit(last_event_id)

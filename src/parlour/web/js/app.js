@@ -1,0 +1,204 @@
+// Bootstrap and routing. On load: GET /users/me decides between the login form and the app.
+// Routes (hash based, so the server serves one page): #/rooms, #/messages, #/profiles,
+// #/search/<q>, and #/room/<id>[/msg/<messageId>] which opens the Chatbox on top of the last page.
+
+import { h, nextId } from './dom.js';
+import { ApiError, get, post, onUnauthorized, rememberCsrf } from './api.js';
+import * as store from './store.js';
+import * as socket from './socket.js';
+import { mountToolbar } from './toolbar.js';
+import * as chatbox from './chatbox.js';
+import { mountPopups } from './popups.js';
+import { roomsPage, messagesPage, profilesPage, searchPage } from './pages.js';
+
+const root = document.getElementById('app');
+let session = null; // {toolbar, main, cleanupPage, offPopups}
+let windowFocused = document.hasFocus();
+window.addEventListener('focus', () => { windowFocused = true; });
+window.addEventListener('blur', () => { windowFocused = false; });
+
+// ---- login --------------------------------------------------------------------------------------
+
+function showLogin(notice) {
+  endSession();
+  document.title = 'Log in · Parlour';
+  const email = h('input', { type: 'email', id: nextId('email'), autocomplete: 'username', required: true });
+  const password = h('input', { type: 'password', id: nextId('pw'), autocomplete: 'current-password', required: true });
+  const error = h('p', { class: 'field-error', role: 'alert' }, notice || '');
+  const button = h('button', { type: 'submit', class: 'primary' }, 'Log in');
+  const form = h('form', { class: 'login', novalidate: true }, h('h1', {}, 'Parlour'),
+    h('div', { class: 'field' }, h('label', { for: email.id }, 'Email'), email),
+    h('div', { class: 'field' }, h('label', { for: password.id }, 'Password'), password),
+    error, button);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    error.textContent = '';
+    if (!email.value.trim() || !password.value) { error.textContent = 'Enter your email and password.'; return; }
+    button.disabled = true;
+    try {
+      const res = await post('/auth/login', { email: email.value.trim(), password: password.value });
+      rememberCsrf(res.csrf_token);
+      startSession(res.user);
+    } catch (err) {
+      error.textContent = loginError(err);
+      password.select();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  root.replaceChildren(h('main', { class: 'login-page' }, form));
+  email.focus();
+}
+
+function loginError(err) {
+  if (err.status === 401) return 'Wrong email or password.';
+  if (err.status === 429) {
+    const wait = err.retryAfter ? ` Try again in ${err.retryAfter} second${err.retryAfter === 1 ? '' : 's'}.` : ' Try again later.';
+    return `Too many login attempts.${wait}`;
+  }
+  if (err.status === 0) return 'Cannot reach the server. Check your connection.';
+  return err.message;
+}
+
+// ---- session ------------------------------------------------------------------------------------
+
+function startSession(user) {
+  endSession();
+  loadedOnce = false;
+  store.setMe(user);
+  store.loadOutbox();
+  const toolbarHost = h('div');
+  const main = h('main', { id: 'main', class: 'page', tabindex: '-1' });
+  root.replaceChildren(h('a', { href: '#main', class: 'skip' }, 'Skip to content'), toolbarHost, main);
+  const toolbar = mountToolbar(toolbarHost, { onChat: chatbox.toggleChatbox, onSearch: search, onLogout: logout });
+  chatbox.initChatbox({ chatButton: toolbar.chatButton, go, closed: leaveRoomRoute });
+  session = { toolbar, main, cleanupPage: null, offPopups: mountPopups((id) => go(`#/room/${encodeURIComponent(id)}`)) };
+  store.setReadingPredicate((roomId) => chatbox.showsRoom(roomId) && !document.hidden && windowFocused);
+  socket.start({ onHello, onResync: reloadState, onEvent, onRevoked: () => showLogin('Your session ended. Please log in again.') });
+  route();
+}
+
+function endSession() {
+  if (!session) return;
+  socket.stop();
+  chatbox.closeChatbox();
+  session.cleanupPage?.();
+  session.toolbar.destroy();
+  session.offPopups();
+  session = null;
+  store.reset();
+}
+
+async function logout() {
+  try { await post('/auth/logout'); } catch { /* the session may already be gone */ }
+  socket.forgetCursor();
+  showLogin();
+}
+
+// ---- state loading ------------------------------------------------------------------------------
+// The REST snapshot is taken after `hello`, and events arriving meanwhile are buffered and applied
+// on top: applying them is idempotent (messages dedupe by id, unread counts are absolute), so the
+// result is complete with no gap.
+
+let buffer = null;
+let reloadAgain = false;
+let loadedOnce = false; // per session: the first hello always takes a snapshot
+
+function onHello(frame, resumed) {
+  store.rememberUser(frame.user);
+  store.emit('me', store.state.me);
+  // A fresh socket (no cursor) knows nothing we missed: take a snapshot. A resumed one replays.
+  if (!loadedOnce || !resumed) reloadState();
+}
+
+function onEvent(frame) {
+  if (buffer) buffer.push(frame); else store.applyEvent(frame);
+}
+
+async function reloadState() {
+  if (buffer) { reloadAgain = true; return; }
+  buffer = [];
+  try {
+    do {
+      reloadAgain = false;
+      const [rooms, unread] = await Promise.all([get('/rooms'), get('/unread')]);
+      store.setRooms(rooms);
+      store.setUnread(unread);
+      if (loadedOnce) store.resetBuckets(); // open views reload their messages
+      loadedOnce = true;
+    } while (reloadAgain);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) setTimeout(reloadState, 3000);
+  } finally {
+    const pending = buffer;
+    buffer = null;
+    pending.forEach(store.applyEvent);
+  }
+}
+
+// ---- routing ------------------------------------------------------------------------------------
+
+let lastPage = '#/rooms';
+
+/** Navigates; re-routes even when the hash is unchanged (re-opening the same room on a phone). */
+function go(hash) {
+  if (location.hash === hash) route(); else location.hash = hash;
+}
+
+function search(q, live) {
+  const hash = `#/search/${encodeURIComponent(q)}`;
+  if (live && location.hash.startsWith('#/search/')) { history.replaceState(null, '', hash); route(); } else go(hash);
+}
+
+/** The Chatbox closed or its room went away: the address shows the page underneath again. */
+function leaveRoomRoute() {
+  if (location.hash.startsWith('#/room/')) history.replaceState(null, '', lastPage);
+}
+
+function route() {
+  if (!session) return;
+  const hash = location.hash || '#/rooms';
+  const room = hash.match(/^#\/room\/([^/]+)(?:\/msg\/([^/]+))?$/);
+  if (room) {
+    if (!session.cleanupPage) renderPage(lastPage);
+    chatbox.openChatbox({ roomId: decodeURIComponent(room[1]), messageId: room[2] && decodeURIComponent(room[2]) });
+    return;
+  }
+  renderPage(hash);
+}
+
+function renderPage(hash) {
+  const { main } = session;
+  session.cleanupPage?.();
+  const ctx = { openPerson: chatbox.openPerson };
+  const searchMatch = hash.match(/^#\/search\/(.*)$/);
+  let page = hash;
+  if (searchMatch) {
+    const q = decodeURIComponent(searchMatch[1]);
+    if (session.toolbar.searchInput.value.trim() !== q) session.toolbar.searchInput.value = q;
+    session.cleanupPage = searchPage(main, q, ctx);
+  } else if (hash === '#/messages') {
+    session.cleanupPage = messagesPage(main);
+  } else if (hash === '#/profiles') {
+    session.cleanupPage = profilesPage(main, ctx);
+  } else {
+    page = '#/rooms';
+    session.cleanupPage = roomsPage(main);
+  }
+  lastPage = hash.startsWith('#/search/') ? hash : page;
+  session.toolbar.setCurrent(page);
+  document.title = `${main.querySelector('h1')?.textContent || 'Parlour'} · Parlour`;
+}
+
+window.addEventListener('hashchange', route);
+onUnauthorized(() => { if (session) showLogin('Your session ended. Please log in again.'); });
+
+async function boot() {
+  try {
+    startSession(await get('/users/me'));
+  } catch (err) {
+    showLogin(err.status === 401 ? '' : loginError(err));
+  }
+}
+
+boot();

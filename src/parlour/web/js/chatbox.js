@@ -1,0 +1,149 @@
+// The Chatbox: a non-modal dialog docked at the side (full page on a phone) holding the room list
+// and the open room. It is created when opened and removed when closed, so its controls exist in
+// the page only while visible and never shadow other controls with similar names.
+
+import { h } from './dom.js';
+import { post } from './api.js';
+import * as store from './store.js';
+import { mountRoomList } from './roomlist.js';
+import { mountRoomView } from './roomview.js';
+import { openNewChat } from './dialogs.js';
+import { toast } from './popups.js';
+
+const phone = window.matchMedia('(max-width: 640px)');
+let box = null; // {el, search, list, main, view, roomId}
+let returnFocus = null; // the Chat button
+let navigate = () => {};
+let onClosed = () => {};
+
+/** go(hash) routes (see app.js); closed() runs after the Chatbox closes. */
+export function initChatbox({ chatButton, go, closed }) {
+  returnFocus = chatButton;
+  navigate = go;
+  onClosed = closed;
+}
+
+export const isOpen = () => !!box;
+export const activeRoomId = () => box?.roomId || null;
+
+/** True when the given room is on screen (on a phone, only if the room pane is showing). */
+export function showsRoom(roomId) {
+  return !!box && box.roomId === roomId && (!phone.matches || box.el.dataset.view === 'room');
+}
+
+export function toggleChatbox() {
+  if (box) closeChatbox(); else openChatbox();
+}
+
+export function openChatbox({ roomId, messageId } = {}) {
+  if (!box) build();
+  if (roomId) showRoom(roomId, messageId);
+  else box.search.focus();
+}
+
+export function closeChatbox() {
+  if (!box) return;
+  box.view?.destroy();
+  box.list.destroy();
+  box.el.remove();
+  box = null;
+  returnFocus?.setAttribute('aria-expanded', 'false');
+  returnFocus?.focus();
+  onClosed();
+}
+
+function build() {
+  const search = h('input', {
+    type: 'search', class: 'cb-search', 'aria-label': 'Search or start a new chat',
+    placeholder: 'Search or start a new chat',
+  });
+  const listHost = h('div', { class: 'cb-list' });
+  const main = h('div', { class: 'cb-main' }, placeholder());
+  const el = h('div', { class: 'chatbox', role: 'dialog', 'aria-label': 'Chatbox', 'data-view': 'list' },
+    h('div', { class: 'cb-side' },
+      h('div', { class: 'cb-head' },
+        h('h2', {}, 'Conversations'),
+        h('button', { type: 'button', onclick: () => openNewChat(afterCreate) }, 'New'),
+        h('button', { type: 'button', class: 'icon', 'aria-label': 'Close', title: 'Close (Esc)', onclick: closeChatbox }, '×')),
+      search, listHost),
+    main);
+  const list = mountRoomList(listHost, {
+    onOpenRoom: (id) => navigate(`#/room/${encodeURIComponent(id)}`),
+    onOpenPerson: openPerson,
+  });
+  search.addEventListener('input', () => list.setFilter(search.value));
+  search.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown') { e.preventDefault(); list.focusFirst(); }
+    if (e.key === 'Enter') { e.preventDefault(); listHost.querySelector('button.row')?.click(); }
+  });
+  document.body.append(el);
+  box = { el, search, list, main, view: null, roomId: null };
+  returnFocus?.setAttribute('aria-expanded', 'true');
+}
+
+function placeholder() {
+  return h('p', { class: 'muted center cb-empty' }, 'Choose a conversation, or start one with New.');
+}
+
+function showRoom(roomId, messageId) {
+  if (box.roomId !== roomId) {
+    box.view?.destroy();
+    box.roomId = roomId;
+    box.view = mountRoomView(box.main, roomId, { onBack: showList, onLeft: leftRoom });
+    box.list.setActive(roomId);
+  }
+  box.el.dataset.view = 'room';
+  if (!store.state.rooms.has(roomId)) store.fetchRoom(roomId).catch(() => {});
+  box.view.focusComposer();
+  box.view.markReadIfVisible();
+  if (messageId) box.view.focusMessage(messageId);
+}
+
+/** Phone layout: back from the room to the list. */
+function showList() {
+  if (!box) return;
+  box.el.dataset.view = 'list';
+  box.el.querySelector('[aria-current="true"]')?.focus();
+}
+
+function leftRoom() {
+  if (!box) return;
+  box.view?.destroy();
+  box.view = null;
+  box.roomId = null;
+  box.main.replaceChildren(placeholder());
+  box.list.setActive(null);
+  showList();
+  onClosed(); // the URL no longer names a room
+}
+
+function afterCreate(room) {
+  store.upsertRoom(room);
+  if (!box) build();
+  navigate(`#/room/${encodeURIComponent(room.id)}`);
+}
+
+/** Opens (or creates; the server keeps one per pair) the direct room with a person. */
+export async function openPerson(u) {
+  try {
+    afterCreate(await post('/rooms', { type: 'direct', user_id: u.id }));
+    if (box) { box.search.value = ''; box.list.setFilter(''); }
+  } catch (err) {
+    toast(err.message);
+  }
+}
+
+// Esc closes the Chatbox unless something inside used the key first (an edit box, a suggestion
+// list) or a modal dialog is open on top.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape' || !box || e.defaultPrevented) return;
+  if (document.querySelector('dialog[open]')) return;
+  e.preventDefault();
+  closeChatbox();
+});
+
+// Returning to the window counts as reading the open room.
+// Deferred so app.js has recorded the focus before the reading check runs.
+window.addEventListener('focus', () => setTimeout(() => box?.view?.markReadIfVisible()));
+document.addEventListener('visibilitychange', () => { if (!document.hidden) box?.view?.markReadIfVisible(); });
+phone.addEventListener?.('change', () => box?.view?.markReadIfVisible());

@@ -1,0 +1,206 @@
+// Full pages reachable from the toolbar: Chat Rooms, Chat Messages, Chat Profile Report and the
+// global search results. Each render function fills `main` and returns a cleanup function.
+
+import { h, nextId, debounce, avatar, fmtWhen, STATUS_LABEL } from './dom.js';
+import { get } from './api.js';
+import * as store from './store.js';
+import { startEdit, messageBody } from './roomview.js';
+
+const roomHref = (id, messageId) => `#/room/${encodeURIComponent(id)}${messageId ? `/msg/${encodeURIComponent(messageId)}` : ''}`;
+const fullTime = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+
+function labelled(text, input) {
+  input.id = input.id || nextId('p');
+  return h('span', { class: 'field inline' }, h('label', { for: input.id }, text), input);
+}
+
+function table(headers, rows) {
+  return h('table', {}, h('thead', {}, h('tr', {}, headers.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows));
+}
+
+function roomLabel(roomId) {
+  const room = store.state.rooms.get(roomId);
+  return room ? store.roomName(room) : 'Unknown room';
+}
+
+// ---- Chat Rooms ---------------------------------------------------------------------------------
+
+export function roomsPage(main) {
+  const filter = h('input', { type: 'search', placeholder: 'Name or member' });
+  const host = h('div', { class: 'table-wrap' });
+  main.replaceChildren(h('h1', {}, 'Chat Rooms'), h('div', { class: 'filters' }, labelled('Filter rooms', filter)), host);
+
+  function render() {
+    const q = filter.value.trim().toLowerCase();
+    const rooms = store.sortedRooms().filter((r) => !q
+      || [store.roomName(r), ...r.members.map((u) => u.full_name)].join(' ').toLowerCase().includes(q));
+    if (!rooms.length) {
+      host.replaceChildren(h('p', { class: 'muted' }, q ? 'No rooms match.' : 'You are not in any room yet.'));
+      return;
+    }
+    host.replaceChildren(table(['Name', 'Type', 'Members', 'Last activity', 'Unread'], rooms.map((r) => {
+      const names = r.members.map((u) => u.full_name);
+      return h('tr', {},
+        h('td', {}, h('a', { href: roomHref(r.id) }, store.roomName(r))),
+        h('td', {}, r.type === 'direct' ? 'Direct' : 'Group'),
+        h('td', { title: names.join(', ') }, names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ')),
+        h('td', {}, fullTime(r.last_message?.created_at || r.created_at)),
+        h('td', { class: 'num' }, String(r.unread_count || 0)));
+    })));
+  }
+  filter.addEventListener('input', render);
+  render();
+  return store.on('rooms', render);
+}
+
+// ---- Chat Messages ------------------------------------------------------------------------------
+
+export function messagesPage(main) {
+  const roomSel = h('select');
+  const authorSel = h('select');
+  // Rooms may still be loading when the page opens, so the choices refill as they arrive.
+  let shownKey = '';
+  const fillChoices = () => {
+    const people = [...store.state.users.values()].sort((a, b) => a.full_name.localeCompare(b.full_name));
+    const key = store.sortedRooms().map(store.roomName).sort().join('\n') + people.map((u) => u.id).join();
+    if (key === shownKey) return; // unchanged: leave an open dropdown alone
+    shownKey = key;
+    const keep = [roomSel.value, authorSel.value];
+    roomSel.replaceChildren(h('option', { value: '' }, 'All rooms'),
+      ...store.sortedRooms().map((r) => h('option', { value: r.id }, store.roomName(r))));
+    authorSel.replaceChildren(h('option', { value: '' }, 'Anyone'), ...people.map((u) => h('option', { value: u.id }, u.full_name)));
+    [roomSel.value, authorSel.value] = keep;
+  };
+  fillChoices();
+  const text = h('input', { type: 'search', placeholder: 'Words in the message' });
+  const host = h('div', { class: 'table-wrap' }, h('p', { class: 'muted' }, 'Loading…'));
+  const more = h('button', { type: 'button', hidden: true, onclick: () => load(true) }, 'Load more');
+  const form = h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); load(false); } },
+    labelled('Room', roomSel), labelled('Author', authorSel), labelled('Text', text),
+    h('button', { type: 'submit' }, 'Filter'));
+  main.replaceChildren(h('h1', {}, 'Chat Messages'), form, host, more);
+
+  let results = [];
+  let seq = 0;
+
+  function row(m) {
+    const mine = m.author?.id === store.state.me.id;
+    const slot = h('div', { class: 'msg-body' }, messageBody(m));
+    const cell = h('td', {}, slot);
+    if (mine && !m.deleted) {
+      cell.append(h('button', {
+        type: 'button', class: 'small', onclick: (e) => {
+          const btn = e.currentTarget;
+          startEdit(slot, m, (ok) => { if (ok) load(false); else btn.focus(); });
+        },
+      }, 'Edit'));
+    }
+    return h('tr', {},
+      h('td', {}, h('a', { href: roomHref(m.room_id, m.id) }, fullTime(m.created_at))),
+      h('td', {}, roomLabel(m.room_id)),
+      h('td', {}, m.author?.full_name || ''),
+      cell);
+  }
+
+  async function load(append) {
+    const mine = ++seq;
+    const params = {
+      q: text.value.trim(), room_id: roomSel.value, author_id: authorSel.value, limit: 50,
+      before: append && results.length ? results[results.length - 1].id : null,
+    };
+    try {
+      const page = await get('/messages', params);
+      if (mine !== seq) return;
+      results = append ? results.concat(page) : page;
+      more.hidden = page.length < 50;
+      host.replaceChildren(results.length
+        ? table(['When', 'Room', 'Author', 'Message'], results.map(row))
+        : h('p', { class: 'muted' }, 'No messages found.'));
+    } catch (err) {
+      if (mine === seq) host.replaceChildren(h('p', { class: 'field-error' }, err.message));
+    }
+  }
+  const reload = debounce(() => load(false), 300);
+  roomSel.addEventListener('change', reload);
+  authorSel.addEventListener('change', reload);
+  text.addEventListener('input', reload);
+  load(false);
+  const off = store.on('rooms', fillChoices);
+  return () => { seq += 1; off(); };
+}
+
+// ---- Chat Profile Report ------------------------------------------------------------------------
+
+export function profilesPage(main, { openPerson }) {
+  const filter = h('input', { type: 'search', placeholder: 'Name or email' });
+  const host = h('div', { class: 'table-wrap' }, h('p', { class: 'muted' }, 'Loading…'));
+  main.replaceChildren(h('h1', {}, 'Chat Profile Report'), h('div', { class: 'filters' }, labelled('Filter people', filter)), host);
+  let profiles = null;
+
+  function render() {
+    if (!profiles) return;
+    const q = filter.value.trim().toLowerCase();
+    const shown = profiles.filter((p) => !q || `${p.user.full_name} ${p.user.email}`.toLowerCase().includes(q));
+    if (!shown.length) { host.replaceChildren(h('p', { class: 'muted' }, 'Nobody to show.')); return; }
+    host.replaceChildren(table(['Name', 'Email', 'Status', 'Last seen', ''], shown.map((p) => {
+      const live = store.user(p.user.id) || p.user; // presence events keep this current
+      const status = live.status || p.status;
+      const roomId = p.direct_room_id || store.directRoomWith(p.user.id)?.id;
+      const verb = roomId ? 'Open conversation' : 'Start conversation';
+      return h('tr', {},
+        h('td', {}, avatar(p.user.full_name, status), ' ', p.user.full_name),
+        h('td', {}, p.user.email),
+        h('td', {}, STATUS_LABEL[status] || status || ''),
+        h('td', {}, fullTime(live.last_seen_at || p.last_seen_at)),
+        h('td', {}, h('button', {
+          type: 'button', class: 'small', 'aria-label': `${verb} with ${p.user.full_name}`,
+          onclick: () => (roomId ? (location.hash = roomHref(roomId)) : openPerson(p.user)),
+        }, verb)));
+    })));
+  }
+
+  get('/reports/chat-profiles').then((rows) => {
+    rows.forEach((p) => store.rememberUser(p.user));
+    profiles = rows;
+    render();
+  }).catch((err) => host.replaceChildren(h('p', { class: 'field-error' }, err.message)));
+  filter.addEventListener('input', render);
+  const offs = [store.on('presence', render), store.on('rooms', render)];
+  return () => offs.forEach((off) => off());
+}
+
+// ---- global search results ----------------------------------------------------------------------
+
+export function searchPage(main, q, { openPerson }) {
+  const section = (title) => {
+    const list = h('ul', { class: 'results' }, h('li', { class: 'muted' }, 'Searching…'));
+    return { list, el: h('section', {}, h('h2', {}, title), list) };
+  };
+  const rooms = section('Rooms');
+  const people = section('People');
+  const messages = section('Messages');
+  main.replaceChildren(h('h1', {}, 'Search results'), h('p', { class: 'muted' }, `for “${q}”`), rooms.el, people.el, messages.el);
+  let live = true;
+
+  const fill = (sec, promise, item) => promise.then((found) => {
+    if (!live) return;
+    sec.list.replaceChildren(...(found.length ? found.map(item) : [h('li', { class: 'muted' }, 'Nothing found.')]));
+  }).catch((err) => { if (live) sec.list.replaceChildren(h('li', { class: 'field-error' }, err.message)); });
+
+  fill(rooms, get('/rooms', { q }), (r) => {
+    store.upsertRoom(r);
+    return h('li', {}, avatar(store.roomName(r)), ' ', h('a', { href: roomHref(r.id) }, store.roomName(r)),
+      h('span', { class: 'muted' }, ` · ${r.type === 'direct' ? 'Direct' : 'Group'}`));
+  });
+  fill(people, get('/users', { q, limit: 20 }).then((us) => us.filter((u) => u.id !== store.state.me.id)), (u) => {
+    store.rememberUser(u);
+    return h('li', {}, avatar(u.full_name, u.status), ' ',
+      h('button', { type: 'button', class: 'link', onclick: () => openPerson(u) }, u.full_name),
+      h('span', { class: 'muted' }, ` ${u.email}`));
+  });
+  fill(messages, get('/messages', { q, limit: 30 }), (m) => h('li', { class: 'result-msg' },
+    h('a', { href: roomHref(m.room_id, m.id) }, `${m.author?.full_name || 'Someone'} in ${roomLabel(m.room_id)}`),
+    h('span', { class: 'muted' }, ` · ${fmtWhen(m.created_at)}`),
+    messageBody(m)));
+  return () => { live = false; };
+}

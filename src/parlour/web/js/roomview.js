@@ -1,0 +1,374 @@
+// One room: header (with group management), the message log, the typing line and the composer.
+// The log is reconciled, not rebuilt: nodes of unchanged messages stay in place, which keeps the
+// scroll position, the focus and an open edit box intact while events stream in.
+
+import { h, nextId, avatar, fmtTime, fmtDay, fmtSize, STATUS_LABEL, fmtWhen } from './dom.js';
+import { del, patch, post } from './api.js';
+import * as store from './store.js';
+import { mountComposer } from './composer.js';
+import { attachSuggestions, searchPeople, personLabel, openHistory } from './dialogs.js';
+import { toast } from './popups.js';
+
+const enc = encodeURIComponent;
+
+/**
+ * Turns a message's text into an edit box inside `slot`: Enter saves (PATCH), Esc cancels.
+ * onClose(saved, updatedMessage) runs after either; shared by the room view and the Chat Messages page.
+ */
+export function startEdit(slot, m, onClose) {
+  const saved = [...slot.childNodes];
+  const box = h('textarea', { class: 'edit-box', 'aria-label': 'Edit message', rows: '3' });
+  box.value = m.content;
+  const err = h('p', { class: 'field-error', 'aria-live': 'polite' });
+  const close = (ok, updated) => { slot.replaceChildren(...saved); onClose(ok, updated); };
+  box.addEventListener('keydown', async (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation(); // Esc cancels the edit, it does not close the Chatbox
+      close(false);
+    } else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      const content = box.value.trim();
+      if (!content) { err.textContent = 'A message cannot be empty; use Delete instead.'; return; }
+      if (content === m.content) { close(false); return; }
+      box.disabled = true;
+      try {
+        const updated = await patch(`/messages/${enc(m.id)}`, { content });
+        if (updated?.id) store.applyEvent({ type: 'message.updated', message: updated });
+        close(true, updated?.id ? updated : { ...m, content, edited_at: new Date().toISOString() });
+      } catch (ex) {
+        err.textContent = ex.message;
+        box.disabled = false;
+        box.focus();
+      }
+    }
+  });
+  slot.replaceChildren(box, h('p', { class: 'hint' }, 'Enter to save · Shift+Enter for a new line · Esc to cancel'), err);
+  box.focus();
+  box.setSelectionRange(box.value.length, box.value.length);
+}
+
+export async function deleteMessage(m) {
+  if (!window.confirm('Delete this message?')) return;
+  try {
+    await del(`/messages/${enc(m.id)}`);
+    // Show it at once; the message.deleted event will say the same.
+    store.applyEvent({ type: 'message.deleted', message: { ...m, deleted: true, content: '', html: '', attachments: [] } });
+  } catch (err) {
+    toast(err.message);
+  }
+}
+
+function attachmentList(atts) {
+  if (!atts?.length) return null;
+  return h('ul', { class: 'atts' }, atts.map((a) => h('li', {},
+    a.url && a.content_type?.startsWith('image/')
+      ? h('a', { href: a.url, target: '_blank', rel: 'noopener' },
+        h('img', { src: a.url, alt: a.filename, loading: 'lazy' }))
+      : a.url
+        ? h('a', { href: a.url, download: a.filename }, `📎 ${a.filename}`, h('span', { class: 'muted' }, ` (${fmtSize(a.size || 0)})`))
+        : h('span', {}, `📎 ${a.filename}`))));
+}
+
+/** Message body: the server-sanitized html (never `content`, which is raw user text). */
+export function messageBody(m) {
+  if (m.deleted) return h('p', { class: 'muted' }, 'This message was deleted.');
+  const body = h('div', { class: 'body' });
+  body.innerHTML = m.html || '';
+  return body;
+}
+
+export function mountRoomView(container, roomId, { onBack, onLeft }) {
+  const titleId = nextId('room-title');
+  const title = h('h2', { id: titleId });
+  const sub = h('p', { class: 'sub muted' });
+  const headAvatar = h('span');
+  const manageBtn = h('button', { type: 'button', 'aria-expanded': 'false', hidden: true, onclick: toggleManage }, 'Manage');
+  const manage = h('div', { class: 'manage', hidden: true });
+  const olderBtn = h('button', { type: 'button', class: 'link older', hidden: true, onclick: () => loadOlder() }, 'Load older messages');
+  const list = h('ol', { class: 'msgs' });
+  const status = h('p', { class: 'muted center' }, 'Loading messages…');
+  const scroller = h('div', { class: 'scroller', role: 'log', 'aria-labelledby': titleId, tabindex: '0' }, olderBtn, status, list);
+  const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
+  const section = h('section', { class: 'room', 'aria-labelledby': titleId },
+    h('header', { class: 'room-head' },
+      h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back', onclick: onBack }, '←'),
+      headAvatar, h('div', { class: 'grow' }, title, sub), manageBtn),
+    manage, scroller, typing);
+  container.replaceChildren(section);
+  const composer = mountComposer(section, roomId);
+
+  let cache = new Map(); // key -> {version, node}
+  let editingId = null;
+  let keepAnchor = false;
+  let firstRender = true;
+  let markOnLoad = true; // opening a room reads it, even if the window focus is uncertain
+  let pendingCount = 0;
+  const offs = [];
+
+  // ---- header & group management ---------------------------------------------------------------
+
+  function renderHeader() {
+    const room = store.state.rooms.get(roomId);
+    if (!room) return;
+    title.textContent = store.roomName(room);
+    if (room.type === 'direct') {
+      const other = store.otherMember(room);
+      headAvatar.replaceChildren(avatar(store.roomName(room), other?.status));
+      const st = STATUS_LABEL[other?.status] || '';
+      sub.textContent = other?.status === 'offline' && other.last_seen_at ? `${st} · last seen ${fmtWhen(other.last_seen_at)}` : st;
+    } else {
+      headAvatar.replaceChildren(avatar(store.roomName(room)));
+      sub.textContent = `${room.members.length} member${room.members.length === 1 ? '' : 's'}`;
+    }
+    manageBtn.hidden = room.type !== 'group';
+    if (!manage.hidden) renderMembers();
+  }
+
+  const memberList = h('ul', { class: 'members' });
+  const manageError = h('p', { class: 'field-error', 'aria-live': 'polite' });
+
+  function toggleManage() {
+    const open = manage.hidden;
+    manage.hidden = !open;
+    manageBtn.setAttribute('aria-expanded', String(open));
+    if (open) buildManage();
+  }
+
+  function buildManage() {
+    const room = store.state.rooms.get(roomId);
+    const admin = store.isAdmin(room);
+    const parts = [];
+    manageError.textContent = '';
+    if (admin) {
+      const nameId = nextId('rename');
+      const nameInput = h('input', { id: nameId, type: 'text', value: room.name || '', maxlength: '200' });
+      parts.push(h('form', {
+        class: 'inline', onsubmit: async (e) => {
+          e.preventDefault();
+          const name = nameInput.value.trim();
+          if (!name) { manageError.textContent = 'Enter a name.'; return; }
+          try { store.upsertRoom(await patch(`/rooms/${enc(roomId)}`, { name })); manageError.textContent = ''; } catch (err) { manageError.textContent = err.message; }
+        },
+      }, h('label', { for: nameId }, 'Room name'), nameInput, h('button', { type: 'submit' }, 'Rename')));
+      const addId = nextId('add');
+      const addInput = h('input', { id: addId, type: 'text', placeholder: 'Name or email' });
+      const sug = attachSuggestions(addInput, {
+        source: () => searchPeople(addInput.value, new Set(store.state.rooms.get(roomId).members.map((u) => u.id))),
+        label: personLabel,
+        onPick: async (u) => {
+          addInput.value = '';
+          try { store.upsertRoom(await post(`/rooms/${enc(roomId)}/members`, { user_ids: [u.id] })); } catch (err) { manageError.textContent = err.message; }
+        },
+      });
+      parts.push(h('div', { class: 'inline' }, h('label', { for: addId }, 'Add people'), addInput, sug.list));
+    }
+    parts.push(h('h3', {}, 'People'), memberList, manageError,
+      h('button', { type: 'button', class: 'danger', onclick: leave }, 'Leave'));
+    manage.replaceChildren(...parts);
+    renderMembers();
+  }
+
+  function renderMembers() {
+    const room = store.state.rooms.get(roomId);
+    if (!room) return;
+    const admin = store.isAdmin(room);
+    memberList.replaceChildren(...room.members.map((u) => h('li', {},
+      avatar(u.full_name, u.status),
+      h('span', { class: 'grow' }, u.full_name),
+      room.admins?.includes(u.id) ? h('span', { class: 'tag' }, 'admin') : null,
+      admin && u.id !== store.state.me.id
+        ? h('button', { type: 'button', class: 'small', 'aria-label': `Remove ${u.full_name}`, onclick: () => removeMember(u) }, 'Remove')
+        : null)));
+  }
+
+  async function removeMember(u) {
+    try {
+      await del(`/rooms/${enc(roomId)}/members/${enc(u.id)}`);
+      const room = store.state.rooms.get(roomId);
+      store.upsertRoom({ ...room, members: room.members.filter((x) => x.id !== u.id) });
+    } catch (err) { manageError.textContent = err.message; }
+  }
+
+  async function leave() {
+    if (!window.confirm('Leave this group? You will no longer see its messages.')) return;
+    try {
+      await del(`/rooms/${enc(roomId)}/members/${enc(store.state.me.id)}`);
+      store.removeRoom(roomId); // also triggers onLeft through 'room:removed'
+    } catch (err) { manageError.textContent = err.message; }
+  }
+
+  // ---- message log ---------------------------------------------------------------------------
+
+  function messageNode(m, pending) {
+    const room = store.state.rooms.get(roomId);
+    const mine = m.author?.id === store.state.me.id;
+    const slot = h('div', { class: 'msg-body' }, pending ? h('div', { class: 'body pre' }, m.content) : messageBody(m),
+      attachmentList(m.attachments));
+    const actions = h('div', { class: 'msg-actions' });
+    if (pending) {
+      actions.append(m.status === 'failed'
+        ? h('span', { class: 'field-error' }, `Not sent: ${m.error || 'error'} `,
+          h('button', { type: 'button', class: 'small', onclick: () => store.setOutboxStatus(m.client_id, 'pending') }, 'Retry'),
+          h('button', { type: 'button', class: 'small', onclick: () => store.settleOutbox(m.client_id) }, 'Discard'))
+        : h('span', { class: 'muted' }, store.state.connection === 'connected' ? 'Sending…' : 'Waiting for connection…'));
+    } else if (!m.deleted) {
+      if (mine) {
+        actions.append(h('button', {
+          type: 'button', class: 'small', onclick: () => {
+            editingId = m.id;
+            startEdit(slot, m, () => { editingId = null; cache.delete(m.id); renderList(); cache.get(m.id)?.node.querySelector('.msg-actions button')?.focus(); });
+          },
+        }, 'Edit'));
+      }
+      if (mine || (room?.type === 'group' && store.isAdmin(room))) {
+        actions.append(h('button', { type: 'button', class: 'small', onclick: () => deleteMessage(m) }, 'Delete'));
+      }
+    }
+    return h('li', { class: `msg${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}`, 'data-id': m.id || '' },
+      avatar(m.author?.full_name || '?'),
+      h('div', { class: 'msg-main' },
+        h('div', { class: 'msg-head' },
+          h('span', { class: 'author' }, m.author?.full_name || 'Unknown'), ' ',
+          h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtTime(m.created_at)),
+          m.edited_at && !m.deleted ? [' ', h('span', { class: 'muted' }, '(edited)'), ' ',
+            h('button', { type: 'button', class: 'link small', onclick: () => openHistory(m.id) }, 'history')] : null),
+        slot, actions));
+  }
+
+  function daySeparator(iso) {
+    return h('li', { class: 'day', role: 'presentation' }, h('span', {}, fmtDay(iso)));
+  }
+
+  function nearBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  }
+
+  function renderList() {
+    const b = store.bucketOf(roomId);
+    if (!b?.loaded) return;
+    const room = store.state.rooms.get(roomId);
+    const adminKey = room && store.isAdmin(room) ? 'a' : '';
+    const confirmed = new Set(b.list.map((m) => m.client_id).filter(Boolean));
+    const pending = store.pendingFor(roomId).filter((o) => !confirmed.has(o.client_id));
+    const atBottom = nearBottom();
+    const prevHeight = scroller.scrollHeight;
+    const prevTop = scroller.scrollTop;
+
+    const next = new Map();
+    const nodes = [];
+    let lastDay = '';
+    const take = (key, version, build) => {
+      let c = cache.get(key);
+      if (!c || (c.version !== version && editingId !== key)) c = { version, node: build() };
+      next.set(key, c);
+      nodes.push(c.node);
+    };
+    for (const m of b.list) {
+      const day = new Date(m.created_at).toDateString();
+      if (day !== lastDay) { lastDay = day; take(`d:${day}`, fmtDay(m.created_at), () => daySeparator(m.created_at)); }
+      take(m.id, `${m.edited_at}|${m.deleted}|${m.html}|${adminKey}`, () => messageNode(m, false));
+    }
+    const me = store.user(store.state.me.id) || store.state.me;
+    for (const o of pending) {
+      const m = { ...o, author: me };
+      take(`c:${o.client_id}`, `${o.status}|${o.error}|${store.state.connection}`, () => messageNode(m, true));
+    }
+    cache = next;
+
+    // Move only what is out of place, so untouched nodes keep focus and selection.
+    nodes.forEach((node, i) => { if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null); });
+    while (list.children.length > nodes.length) list.lastElementChild.remove();
+
+    status.hidden = nodes.length > 0;
+    status.textContent = 'No messages yet. Say hello!';
+    olderBtn.hidden = !b.hasMore;
+    if (keepAnchor) {
+      scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
+      keepAnchor = false;
+    } else if (firstRender || atBottom || pending.length > pendingCount) {
+      scroller.scrollTop = scroller.scrollHeight;
+    }
+    firstRender = false;
+    pendingCount = pending.length;
+    if (store.isReading(roomId) || markOnLoad) store.markRead(roomId);
+    markOnLoad = false;
+  }
+
+  async function loadOlder() {
+    const b = store.bucketOf(roomId);
+    if (!b?.hasMore || b.loadingOlder) return;
+    keepAnchor = true;
+    try { await store.loadOlder(roomId); } catch (err) { keepAnchor = false; toast(err.message); }
+  }
+
+  async function loadLatest() {
+    firstRender = true;
+    markOnLoad = true;
+    cache = new Map();
+    list.replaceChildren();
+    status.hidden = false;
+    status.textContent = 'Loading messages…';
+    try {
+      await store.loadLatest(roomId);
+    } catch (err) {
+      status.textContent = err.status === 404 ? 'This conversation is not available.' : `Could not load messages: ${err.message}`;
+    }
+  }
+
+  function renderTyping() {
+    const names = store.typingNames(roomId);
+    typing.textContent = !names.length ? ''
+      : names.length === 1 ? `${names[0]} is typing…`
+        : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : 'Several people are typing…';
+  }
+
+  scroller.addEventListener('scroll', () => { if (scroller.scrollTop < 80) loadOlder(); }, { passive: true });
+
+  // Drag and drop anywhere on the room uploads into the composer.
+  const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes('Files');
+  section.addEventListener('dragover', (e) => { if (hasFiles(e)) { e.preventDefault(); section.classList.add('drop'); } });
+  section.addEventListener('dragleave', (e) => { if (!section.contains(e.relatedTarget)) section.classList.remove('drop'); });
+  section.addEventListener('drop', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    section.classList.remove('drop');
+    composer.addFiles(e.dataTransfer.files);
+  });
+
+  offs.push(
+    store.on('messages', (rid) => { if (rid === roomId) renderList(); }),
+    store.on('conn', () => renderList()),
+    store.on('rooms', renderHeader),
+    store.on('presence', renderHeader),
+    store.on('typing', (rid) => { if (rid === roomId) renderTyping(); }),
+    store.on('reset', loadLatest),
+    store.on('room:removed', (rid) => { if (rid === roomId) onLeft(); }),
+  );
+
+  renderHeader();
+  const cached = store.bucketOf(roomId);
+  if (cached?.loaded) renderList(); else loadLatest();
+  renderTyping();
+
+  return {
+    destroy() { offs.forEach((off) => off()); },
+    focusComposer: () => composer.focus(),
+    markReadIfVisible: () => { if (store.isReading(roomId)) store.markRead(roomId); },
+    /** Scrolls to a message, paging back through history (a bounded number of pages) if needed. */
+    async focusMessage(id) {
+      for (let i = 0; i < 20; i++) {
+        const b = store.bucketOf(roomId);
+        if (b?.loaded && b.byId.has(id)) break;
+        if (b?.loaded && !b.hasMore) return;
+        if (!b?.loaded) await new Promise((r) => setTimeout(r, 150));
+        else await loadOlder();
+      }
+      const node = cache.get(id)?.node;
+      if (!node) return;
+      node.scrollIntoView({ block: 'center' });
+      node.classList.add('highlight');
+      setTimeout(() => node.classList.remove('highlight'), 2500);
+    },
+  };
+}

@@ -1,0 +1,375 @@
+// The client's state: rooms, unread counts, messages per room, users, presence, typing, outbox.
+// Fed by REST (initial load, resync, paging) and by the event stream through applyEvent().
+// Views never mutate state directly; they call the functions here and re-render on emitted topics:
+//   'rooms' 'unread' 'messages'(roomId) 'presence'(userId) 'typing'(roomId) 'outbox' 'reset'
+//   'me' 'prefs' 'conn' 'room:removed'(roomId) 'message:new'(message, for pop-ups)
+
+import { get, post } from './api.js';
+
+const PAGE = 50;
+const DEFAULT_PREFS = {
+  message_preview: true, notification_sound: true, desktop_notifications: false, enable_chat: true,
+};
+
+const listeners = new Map();
+
+export function on(topic, fn) {
+  if (!listeners.has(topic)) listeners.set(topic, new Set());
+  listeners.get(topic).add(fn);
+  return () => listeners.get(topic).delete(fn);
+}
+
+export function emit(topic, data) {
+  for (const fn of [...(listeners.get(topic) || [])]) {
+    try { fn(data); } catch (e) { console.error(e); }
+  }
+}
+
+export const state = {
+  me: null,
+  prefs: { ...DEFAULT_PREFS },
+  rooms: new Map(),
+  users: new Map(),
+  unreadTotal: 0,
+  buckets: new Map(), // roomId -> {byId: Map, list: [], hasMore, loaded}; exists once loading began
+  typing: new Map(), // roomId -> Map(userId -> until, in local ms)
+  outbox: [], // [{client_id, room_id, content, attachment_ids, attachments, created_at, status, error}]
+  connection: 'connecting',
+};
+
+// "Am I reading this room right now?" depends on UI state (chatbox open, focus), so app.js supplies it.
+let readingPredicate = () => false;
+export const setReadingPredicate = (fn) => { readingPredicate = fn; };
+export const isReading = (roomId) => readingPredicate(roomId);
+
+const countsChanged = () => { emit('rooms'); emit('unread', state.unreadTotal); };
+const ts = (iso) => Date.parse(iso || '') || 0;
+const enc = encodeURIComponent;
+
+export function reset() {
+  state.me = null;
+  state.rooms.clear(); state.users.clear(); state.buckets.clear(); state.typing.clear();
+  state.outbox = []; state.unreadTotal = 0;
+}
+
+export function setConnection(value) { state.connection = value; emit('conn', value); }
+
+// ---- me & preferences -------------------------------------------------------------------------
+
+export function setMe(user) {
+  state.me = rememberUser(user);
+  let cached = {};
+  try { cached = JSON.parse(localStorage.getItem(`parlour.prefs.${user.id}`) || '{}'); } catch { /* ignore */ }
+  // The contract's User has no preferences field; use it if the server adds one, else the cache.
+  state.prefs = { ...DEFAULT_PREFS, ...cached, ...(user.preferences || {}) };
+  emit('me', state.me);
+  emit('prefs', state.prefs);
+}
+
+export function setPrefs(prefs) {
+  state.prefs = { ...state.prefs, ...prefs };
+  try { localStorage.setItem(`parlour.prefs.${state.me.id}`, JSON.stringify(state.prefs)); } catch { /* full */ }
+  emit('prefs', state.prefs);
+}
+
+// ---- users & presence ---------------------------------------------------------------------------
+
+/** One canonical object per user id, so a presence change shows everywhere that user appears. */
+export function rememberUser(u) {
+  const known = state.users.get(u.id);
+  if (known) return Object.assign(known, u);
+  state.users.set(u.id, u);
+  return u;
+}
+
+export const user = (id) => state.users.get(id);
+
+export function setPresence(userId, status, lastSeen) {
+  const u = state.users.get(userId);
+  if (!u) return;
+  u.status = status;
+  if (lastSeen !== undefined) u.last_seen_at = lastSeen;
+  emit('presence', userId);
+  emit('rooms');
+}
+
+// ---- rooms & unread ----------------------------------------------------------------------------
+
+export const roomActivity = (r) => ts(r.last_message?.created_at || r.created_at);
+export const sortedRooms = () => [...state.rooms.values()].sort((a, b) => roomActivity(b) - roomActivity(a));
+export const otherMember = (room) => room.members.find((u) => u.id !== state.me?.id) || room.members[0];
+export const isAdmin = (room) => (room.admins || []).includes(state.me?.id);
+
+export function roomName(room) {
+  if (room.type === 'direct') return room.name || otherMember(room)?.full_name || 'Direct chat';
+  return room.name || 'Untitled group';
+}
+
+export function directRoomWith(userId) {
+  for (const r of state.rooms.values()) {
+    if (r.type === 'direct' && r.members.some((u) => u.id === userId)) return r;
+  }
+  return null;
+}
+
+function storeRoom(room) {
+  const prev = state.rooms.get(room.id);
+  room.members = (room.members || []).map(rememberUser);
+  if (prev) {
+    // Counts move only through unread.updated / local reads; a room payload may be older than those.
+    room.unread_count = prev.unread_count;
+    if (prev.last_message && ts(prev.last_message.created_at) > ts(room.last_message?.created_at)) {
+      room.last_message = prev.last_message;
+    }
+  } else {
+    state.unreadTotal += room.unread_count || 0;
+  }
+  state.rooms.set(room.id, room);
+  return room;
+}
+
+export function upsertRoom(room) {
+  storeRoom(room);
+  countsChanged();
+  return state.rooms.get(room.id);
+}
+
+export function setRooms(list) {
+  state.rooms.clear();
+  state.unreadTotal = 0;
+  list.forEach(storeRoom);
+  emit('rooms');
+}
+
+export function removeRoom(roomId) {
+  const r = state.rooms.get(roomId);
+  if (!r) return;
+  state.unreadTotal = Math.max(0, state.unreadTotal - (r.unread_count || 0));
+  state.rooms.delete(roomId);
+  state.buckets.delete(roomId);
+  countsChanged();
+  emit('room:removed', roomId);
+}
+
+export function setUnread({ total, rooms }) {
+  state.unreadTotal = total || 0;
+  for (const r of state.rooms.values()) r.unread_count = rooms?.[r.id] || 0;
+  countsChanged();
+}
+
+function setRoomUnread(roomId, count, total) {
+  const r = state.rooms.get(roomId);
+  if (r) r.unread_count = count;
+  if (typeof total === 'number') state.unreadTotal = total;
+  countsChanged();
+}
+
+export async function fetchRoom(roomId) {
+  return upsertRoom(await get(`/rooms/${enc(roomId)}`));
+}
+
+// ---- messages -----------------------------------------------------------------------------------
+
+const byTime = (a, b) => ts(a.created_at) - ts(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+function put(b, msgs) {
+  for (const m of msgs) b.byId.set(m.id, m);
+  b.list = [...b.byId.values()].sort(byTime);
+}
+
+export const bucketOf = (roomId) => state.buckets.get(roomId);
+
+/** Loads the newest page. Events arriving meanwhile already merge into the bucket, so none is lost. */
+export async function loadLatest(roomId) {
+  const b = { byId: new Map(), list: [], hasMore: true, loaded: false };
+  state.buckets.set(roomId, b);
+  const msgs = await get(`/rooms/${enc(roomId)}/messages`, { limit: PAGE });
+  if (state.buckets.get(roomId) !== b) return; // reset while loading
+  put(b, msgs);
+  b.hasMore = msgs.length >= PAGE;
+  b.loaded = true;
+  emit('messages', roomId);
+}
+
+export async function loadOlder(roomId) {
+  const b = state.buckets.get(roomId);
+  if (!b?.loaded || !b.hasMore || b.loadingOlder || !b.list.length) return;
+  b.loadingOlder = true;
+  try {
+    const msgs = await get(`/rooms/${enc(roomId)}/messages`, { before: b.list[0].id, limit: PAGE });
+    put(b, msgs);
+    b.hasMore = msgs.length >= PAGE;
+  } finally {
+    b.loadingOlder = false;
+  }
+  emit('messages', roomId);
+}
+
+/** Forgets every cached message (after a resync); open views reload what they show. */
+export function resetBuckets() {
+  state.buckets.clear();
+  emit('reset');
+}
+
+function upsertMessage(m) {
+  const b = state.buckets.get(m.room_id);
+  if (b) put(b, [m]);
+  const room = state.rooms.get(m.room_id);
+  if (room && (!room.last_message || room.last_message.id === m.id
+      || ts(m.created_at) >= ts(room.last_message.created_at))) {
+    room.last_message = m;
+  }
+  if (m.client_id && m.author?.id === state.me?.id) settleOutbox(m.client_id, false);
+  emit('messages', m.room_id);
+  emit('rooms');
+}
+
+/** Was this message already reflected in what we loaded (replays after a reload repeat some)? */
+function alreadyKnown(m) {
+  if (state.buckets.get(m.room_id)?.byId.has(m.id)) return true;
+  const last = state.rooms.get(m.room_id)?.last_message;
+  return !!last && (last.id === m.id || ts(m.created_at) < ts(last.created_at));
+}
+
+function messageCreated(m) {
+  const known = alreadyKnown(m);
+  const fromOther = m.author?.id !== state.me?.id;
+  const room = state.rooms.get(m.room_id);
+  if (m.author) rememberUser(m.author);
+  // An unknown room (just added to it) arrives with its own unread count: no local increment.
+  if (!room) fetchRoom(m.room_id).catch(() => {});
+  clearTyping(m.room_id, m.author?.id);
+  upsertMessage(m);
+  if (known || !fromOther) return;
+  if (isReading(m.room_id)) {
+    markRead(m.room_id);
+    return;
+  }
+  if (room) {
+    room.unread_count = (room.unread_count || 0) + 1;
+    state.unreadTotal += 1;
+    countsChanged();
+  }
+  emit('message:new', m);
+}
+
+const lastReadPosted = new Map();
+
+/** Marks the newest loaded message of a room read, once per message id. */
+export function markRead(roomId) {
+  const b = state.buckets.get(roomId);
+  const newest = b?.list[b.list.length - 1];
+  const room = state.rooms.get(roomId);
+  if (!newest || !room) return;
+  if (lastReadPosted.get(roomId) === newest.id && !room.unread_count) return;
+  lastReadPosted.set(roomId, newest.id);
+  if (room.unread_count) setRoomUnread(roomId, 0, Math.max(0, state.unreadTotal - room.unread_count));
+  post(`/rooms/${enc(roomId)}/read`, { message_id: newest.id }).catch(() => lastReadPosted.delete(roomId));
+}
+
+// ---- typing -------------------------------------------------------------------------------------
+
+export function setTyping(roomId, userId, until) {
+  if (userId === state.me?.id) return;
+  // `until` is server time; clamp so a skewed client clock neither hides nor pins the indicator.
+  const ms = Math.min(Math.max(ts(until) - Date.now(), 2000), 10000);
+  if (!state.typing.has(roomId)) state.typing.set(roomId, new Map());
+  state.typing.get(roomId).set(userId, Date.now() + ms);
+  emit('typing', roomId);
+  setTimeout(() => emit('typing', roomId), ms + 50);
+}
+
+function clearTyping(roomId, userId) {
+  if (state.typing.get(roomId)?.delete(userId)) emit('typing', roomId);
+}
+
+export function typingNames(roomId) {
+  const now = Date.now();
+  return [...(state.typing.get(roomId) || new Map())]
+    .filter(([, until]) => until > now)
+    .map(([id]) => state.users.get(id)?.full_name || 'Someone');
+}
+
+// ---- outbox -------------------------------------------------------------------------------------
+// Messages not yet confirmed by the server. Persisted so a reload or a crash does not lose them;
+// every retry reuses the client_id, so the server stores each one exactly once.
+
+const outboxKey = () => `parlour.outbox.${state.me.id}`;
+
+function saveOutbox() {
+  try { localStorage.setItem(outboxKey(), JSON.stringify(state.outbox)); } catch { /* quota */ }
+}
+
+export function loadOutbox() {
+  try { state.outbox = JSON.parse(localStorage.getItem(outboxKey()) || '[]'); } catch { state.outbox = []; }
+}
+
+export function queueMessage(item) {
+  state.outbox.push({ status: 'pending', created_at: new Date().toISOString(), ...item });
+  saveOutbox();
+  emit('messages', item.room_id);
+  emit('outbox');
+}
+
+export function settleOutbox(clientId, notify = true) {
+  const item = state.outbox.find((o) => o.client_id === clientId);
+  if (!item) return;
+  state.outbox = state.outbox.filter((o) => o !== item);
+  saveOutbox();
+  if (notify) emit('messages', item.room_id);
+}
+
+export function setOutboxStatus(clientId, status, error) {
+  const item = state.outbox.find((o) => o.client_id === clientId);
+  if (!item) return;
+  item.status = status;
+  item.error = error || null;
+  saveOutbox();
+  emit('messages', item.room_id);
+  if (status === 'pending') emit('outbox');
+}
+
+export const pendingFor = (roomId) => state.outbox.filter((o) => o.room_id === roomId);
+
+// ---- events -------------------------------------------------------------------------------------
+
+export function applyEvent(ev) {
+  switch (ev.type) {
+    case 'message.created':
+      messageCreated(ev.message);
+      break;
+    case 'message.updated':
+    case 'message.deleted':
+      upsertMessage(ev.message);
+      break;
+    case 'room.created':
+    case 'room.updated':
+    case 'room.member_added':
+    case 'room.member_removed':
+      if (ev.room.members?.some((u) => u.id === state.me?.id)) upsertRoom(ev.room);
+      else removeRoom(ev.room.id);
+      break;
+    case 'unread.updated':
+      setRoomUnread(ev.room_id, ev.unread_count, ev.total);
+      break;
+    case 'presence.updated':
+      setPresence(ev.user_id, ev.status, ev.last_seen_at);
+      break;
+    case 'typing':
+      setTyping(ev.room_id, ev.user_id, ev.until);
+      break;
+    case 'ack':
+      if (ev.message) upsertMessage(ev.message);
+      settleOutbox(ev.client_id);
+      break;
+    case 'error':
+      if (ev.client_id) {
+        // A rate limit is transient: keep it pending and let the next flush retry it.
+        if (ev.error?.code === 'rate_limited') setTimeout(() => setOutboxStatus(ev.client_id, 'pending'), 2000);
+        else setOutboxStatus(ev.client_id, 'failed', ev.error?.message || 'Not sent');
+      }
+      break;
+    default:
+      break;
+  }
+}

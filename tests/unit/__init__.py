@@ -1,0 +1,1 @@
+"""Unit tests: pure domain logic, no I/O."""
