@@ -44,7 +44,8 @@ class RedisBus:
         # Wait briefly for the subscription so early publishes are heard; don't block start-up
         # if Redis is down (the server still works, from the database, without it).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ready.wait(), timeout=2)
+            async with asyncio.timeout(2):
+                await ready.wait()
 
     async def stop(self) -> None:
         if self._task is not None:

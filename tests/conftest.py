@@ -1,0 +1,41 @@
+"""Shared fixtures: a real `parlour serve` process on a real socket, and organizations to test in.
+
+The database is SQLite in a fresh data dir unless PARLOUR_TEST_DATABASE_URL names a PostgreSQL
+database (scripts/test runs the suite once each way). Each test makes its own organization, and
+organizations are sealed from each other, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.support import Org, OrgFactory, ServerProcess, start_server
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[ServerProcess]:
+    with start_server() as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+async def orgs(server: ServerProcess) -> AsyncIterator[OrgFactory]:
+    factory = OrgFactory(server)
+    await factory.start()
+    try:
+        yield factory
+    finally:
+        await factory.stop()
+
+
+@pytest.fixture
+async def org(orgs: OrgFactory) -> Org:
+    """An organization with an admin and three members, all logged in."""
+    return await orgs.create(["Admin Person", "Bea Member", "Cal Member", "Dee Member"])
+
+
+@pytest.fixture
+def server_url(server: ServerProcess) -> str:
+    return server.base_url

@@ -1,0 +1,178 @@
+"""Test support: run the server as a real process, and make organizations through the actions."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from parlour.actions.users import do_create_org, do_create_user
+from parlour.client import ParlourClient
+from parlour.config import Settings
+from parlour.events import stream
+from parlour.ids import new_id
+from parlour.services import Services, build_services
+from parlour.storage.writer import WriteContext
+
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    base_url: str
+    data_dir: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    port: int = 0
+
+    def settings(self) -> Settings:
+        settings = Settings(
+            data_dir=self.data_dir, database_url=self.env.get("PARLOUR_DATABASE_URL", "")
+        )
+        return settings
+
+    def start(self) -> None:
+        with (self.data_dir / "server.log").open("ab") as log:
+            self._spawn(log)
+        assert self.process is not None
+        wait_healthy(self.base_url, self.process)
+
+    def _spawn(self, log: object) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "parlour", "serve", "--port", str(self.port),
+             "--data-dir", str(self.data_dir)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,  # type: ignore[arg-type]
+        )
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(timeout=20)
+        self.process = None
+
+
+def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Poll /healthz until it answers: start-up has no event to wait on from outside."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("server did not become healthy")
+
+
+@contextlib.contextmanager
+def start_server(extra_env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    with tempfile.TemporaryDirectory(prefix="parlour-test-") as tmp:
+        port = free_port()
+        env = dict(os.environ)
+        env.update(
+            {
+                "PARLOUR_PRESENCE_GRACE_SECONDS": "0.5",
+                "PARLOUR_STREAM_POLL_SECONDS": "0.5",
+                # Tests log in many times from one address.
+                "PARLOUR_LIMIT_LOGIN_FAILURES_PER_IP": "1000",
+            }
+        )
+        if os.environ.get("PARLOUR_TEST_DATABASE_URL"):
+            env["PARLOUR_DATABASE_URL"] = os.environ["PARLOUR_TEST_DATABASE_URL"]
+        env.update(extra_env or {})
+        server = ServerProcess(f"http://127.0.0.1:{port}", Path(tmp), env, port=port)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@dataclass
+class Member:
+    user_id: str
+    email: str
+    full_name: str
+    client: ParlourClient
+
+
+@dataclass
+class Org:
+    org_id: str
+    name: str
+    members: list[Member] = field(default_factory=list)
+
+    def __getitem__(self, index: int) -> Member:
+        return self.members[index]
+
+
+class OrgFactory:
+    """Creates organizations and users through the same actions the CLI uses."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.services: Services | None = None
+        self._clients: list[ParlourClient] = []
+
+    async def start(self) -> None:
+        self.services = build_services(self.server.settings())
+        self.services.writer.start()
+
+        async def epoch(ctx: WriteContext) -> str:
+            return await stream.ensure_epoch(ctx.session)
+
+        self.services.epoch = await self.services.writer.run(epoch)
+
+    async def stop(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+        if self.services is not None:
+            await self.services.writer.stop()
+            await self.services.db.dispose()
+
+    async def create(self, names: Sequence[str], *, login: bool = True) -> Org:
+        assert self.services is not None
+        name = f"Org {new_id()}"
+        org = Org(await do_create_org(self.services, name), name)
+        for index, full_name in enumerate(names):
+            await self.add_user(org, full_name, is_admin=index == 0, login=login)
+        return org
+
+    async def add_user(
+        self, org: Org, full_name: str, *, is_admin: bool = False, login: bool = True
+    ) -> Member:
+        assert self.services is not None
+        email = f"{full_name.split()[0].lower()}.{new_id().lower()}@example.test"
+        user = await do_create_user(
+            self.services, org.org_id, email=email, full_name=full_name, password=PASSWORD,
+            is_admin=is_admin,
+        )
+        client = ParlourClient(self.server.base_url)
+        self._clients.append(client)
+        if login:
+            await client.login(email, PASSWORD)
+        member = Member(user.id, email, full_name, client)
+        org.members.append(member)
+        return member
