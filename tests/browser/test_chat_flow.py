@@ -1,0 +1,225 @@
+"""End-to-end chat flows in a real browser: two people in two browser contexts.
+
+Every wait is Playwright's auto-waiting `expect()`; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import BrowserContext, Locator, Page, expect
+
+from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, ROOT, fail_on_dialog, login
+
+pytestmark = pytest.mark.browser
+
+Person = Callable[..., Page]
+
+
+def unique(text: str) -> str:
+    return f"{text} {uuid.uuid4().hex[:10]}"
+
+
+def chatbox(page: Page) -> Locator:
+    return page.get_by_role("dialog", name="Chatbox")
+
+
+def open_chat(page: Page) -> Locator:
+    box = chatbox(page)
+    if not box.is_visible():
+        page.get_by_role("button", name="Chat", exact=True).click()
+    expect(box).to_be_visible()
+    return box
+
+
+def open_direct(page: Page, query: str, full_name: str) -> Locator:
+    """Chat → search → pick the person (an existing direct room or a new one); returns the Chatbox."""
+    box = open_chat(page)
+    box.get_by_label("Search or start a new chat").fill(query)
+    box.get_by_role("button", name=full_name, exact=True).first.click()
+    expect(box.get_by_role("heading", name=full_name)).to_be_visible()
+    expect(box.get_by_label("Message", exact=True)).to_be_visible()
+    return box
+
+
+def send(box: Locator, text: str) -> None:
+    composer = box.get_by_label("Message", exact=True)
+    composer.fill(text)
+    composer.press("Enter")
+
+
+def message(box: Locator, text: str) -> Locator:
+    """The settled (not pending) message item containing text."""
+    return box.get_by_role("log").locator("li.msg:not(.pending)").filter(has_text=text)
+
+
+def unread(page: Page) -> Locator:
+    return page.get_by_label("Unread messages")
+
+
+def synced_unread(page: Page) -> int:
+    """The badge once it shows the server's total (the snapshot loads after the socket's hello)."""
+    total = int(page.request.get("/api/v1/unread").json()["total"])
+    expect(unread(page)).to_have_text(str(total))
+    return total
+
+
+def test_direct_message_popup_unread_and_edit(person: Person) -> None:
+    ada = person("ada")
+    grace = person("grace")
+    dialogs = fail_on_dialog(ada) + fail_on_dialog(grace)
+    before = synced_unread(grace)
+
+    ada_box = open_direct(ada, "Grace", "Grace Hopper")
+    text = unique("Hello Grace")
+    send(ada_box, text)
+    expect(message(ada_box, text)).to_be_visible()
+
+    popup = grace.get_by_role("status", name="Ada Lovelace").filter(has_text=text)
+    expect(popup).to_be_visible()
+    expect(unread(grace)).to_have_text(str(before + 1))
+
+    grace.bring_to_front()
+    popup.get_by_role("button").filter(has_text=text).click()
+    grace_box = chatbox(grace)
+    expect(grace_box).to_be_visible()
+    expect(message(grace_box, text)).to_be_visible()
+    expect(unread(grace)).to_have_text(str(before))
+
+    edited = unique("Hello Grace, edited")
+    ada.bring_to_front()
+    message(ada_box, text).get_by_role("button", name="Edit").click()
+    edit_box = ada_box.get_by_label("Edit message")
+    expect(edit_box).to_be_focused()
+    edit_box.fill(edited)
+    edit_box.press("Enter")
+    expect(message(ada_box, edited)).to_be_visible()
+    expect(message(grace_box, edited)).to_be_visible()
+    expect(message(grace_box, edited)).to_contain_text("(edited)")
+    expect(message(grace_box, text)).to_have_count(0)
+    assert dialogs == []
+
+
+def test_group_created_through_new(person: Person) -> None:
+    ada = person("ada")
+    alan = person("alan")
+    box = open_chat(ada)
+    box.get_by_role("button", name="New", exact=True).click()
+    dlg = ada.get_by_role("dialog", name="New conversation")
+    expect(dlg).to_be_visible()
+    dlg.get_by_label("Group", exact=True).check()
+    name = unique("Analytical Engine")
+    dlg.get_by_label("Group name").fill(name)
+    members = dlg.get_by_label("Members")
+    for query, full_name in [("Alan", "Alan Turing"), ("Grace", "Grace Hopper")]:
+        members.fill(query)
+        dlg.get_by_role("option").filter(has_text=full_name).click()
+        expect(dlg.get_by_role("list", name="Chosen people")).to_contain_text(full_name)
+    dlg.get_by_role("button", name="Create").click()
+    expect(dlg).to_be_hidden()
+    expect(box.get_by_role("heading", name=name)).to_be_visible()
+
+    text = unique("First note in the group")
+    send(box, text)
+    expect(message(box, text)).to_be_visible()
+
+    popup = alan.get_by_role("status", name="Ada Lovelace").filter(has_text=text)
+    expect(popup).to_be_visible()
+    expect(popup).to_contain_text(name)
+    popup.get_by_role("button").filter(has_text=text).click()
+    alan_box = chatbox(alan)
+    expect(alan_box.get_by_role("heading", name=name)).to_be_visible()
+    expect(message(alan_box, text)).to_be_visible()
+
+
+def test_markup_in_a_message_is_literal_text(person: Person) -> None:
+    ada = person("ada")
+    grace = person("grace")
+    dialogs = fail_on_dialog(ada) + fail_on_dialog(grace)
+    payload = "<img src=x onerror=alert(1)>"
+    marker = unique("xss")
+    text = f"{payload} {marker}"
+
+    ada_box = open_direct(ada, "Grace", "Grace Hopper")
+    send(ada_box, text)
+    grace_box = open_direct(grace, "Ada", "Ada Lovelace")
+    for box in (ada_box, grace_box):
+        item = message(box, marker)
+        expect(item).to_be_visible()
+        expect(item).to_contain_text(payload)
+        expect(item.locator("img")).to_have_count(0)
+    # The pop-up shows the preview as text too.
+    expect(grace.locator(".popups img")).to_have_count(0)
+    assert dialogs == []
+
+
+def test_messages_cross_a_dropped_connection(
+    person: Person, new_context: Callable[..., BrowserContext]
+) -> None:
+    ada = person("ada")
+    grace = person("grace")
+    ada_box = open_direct(ada, "Grace", "Grace Hopper")
+    grace_box = open_direct(grace, "Ada", "Ada Lovelace")
+    grace_ctx = grace.context
+
+    grace_ctx.set_offline(True)
+    expect(grace.locator(".conn")).not_to_have_text("Connected")
+
+    from_ada = unique("Sent while Grace was away")
+    send(ada_box, from_ada)
+    expect(message(ada_box, from_ada)).to_be_visible()
+
+    from_grace = unique("Written while offline")
+    send(grace_box, from_grace)
+    pending = grace_box.locator("li.msg.pending").filter(has_text=from_grace)
+    expect(pending).to_be_visible()
+
+    grace_ctx.set_offline(False)
+    expect(grace.locator(".conn")).to_have_text("Connected", timeout=30_000)
+    expect(message(grace_box, from_ada)).to_have_count(1)
+    expect(message(grace_box, from_grace)).to_have_count(1)
+    expect(pending).to_have_count(0)
+    expect(message(ada_box, from_grace)).to_have_count(1)
+    # Delivered exactly once, also as the server stores it.
+    room_id = grace_box.locator("li.msg[data-id]").filter(has_text=from_grace).first
+    expect(room_id).to_be_visible()
+    expect(ada_box.get_by_role("log").get_by_text(from_grace)).to_have_count(1)
+    expect(grace_box.get_by_role("log").get_by_text(from_grace)).to_have_count(1)
+
+
+def shoot(page: Page, name: str) -> str:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
+def test_screenshots(
+    new_context: Callable[..., BrowserContext], size: str, viewport: dict[str, int]
+) -> None:
+    page = login(new_context(viewport=viewport).new_page(), "ada")
+    for link, slug in [("Chat Rooms", "rooms"), ("Chat Messages", "messages"),
+                       ("Chat Profile Report", "profiles")]:
+        page.get_by_role("link", name=link).click()
+        expect(page.get_by_role("link", name=link)).to_have_attribute("aria-current", "page")
+        expect(page.get_by_role("heading", name=link).first).to_be_visible()
+        shoot(page, f"{size}-{slug}")
+
+    box = open_chat(page)
+    expect(box.locator("button.row").first).to_be_visible()
+    shoot(page, f"{size}-chatbox")
+
+    box.locator("button.row").first.click()
+    expect(box.get_by_label("Message", exact=True)).to_be_visible()
+    expect(box.get_by_role("log").locator("li.msg").first).to_be_visible()
+    shoot(page, f"{size}-room")
+
+    docs = ROOT / "docs" / "screenshots"
+    docs.mkdir(parents=True, exist_ok=True)
+    picks = {"desktop": ["room", "profiles"], "phone": ["chatbox"]}[size]
+    for slug in picks:
+        shutil.copyfile(ARTIFACTS / f"{size}-{slug}.png", docs / f"{size}-{slug}.png")

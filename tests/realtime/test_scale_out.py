@@ -1,0 +1,149 @@
+"""Two `parlour serve` processes on one database and one Redis behave as one server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from parlour.client import ParlourClient
+from tests.support import (
+    PASSWORD,
+    Org,
+    OrgFactory,
+    ServerProcess,
+    free_port,
+    start_server,
+)
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="module")
+def pair() -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    with start_server({"PARLOUR_REDIS_URL": REDIS_URL}) as first:
+        port = free_port()
+        second = ServerProcess(
+            f"http://127.0.0.1:{port}", first.data_dir, dict(first.env), port=port
+        )
+        second.start()
+        try:
+            yield first, second
+        finally:
+            second.stop()
+
+
+@pytest.fixture(scope="module")
+async def pair_org(pair: tuple[ServerProcess, ServerProcess]) -> AsyncIterator[Org]:
+    factory = OrgFactory(pair[0])
+    await factory.start()
+    try:
+        yield await factory.create(["Ann Admin", "Ben On B", "Cy On A", "Di On B"])
+    finally:
+        await factory.stop()
+
+
+async def on_server(server: ServerProcess, email: str) -> ParlourClient:
+    client = ParlourClient(server.base_url)
+    await client.login(email, PASSWORD)
+    return client
+
+
+async def test_delivery_crosses_processes(
+    pair: tuple[ServerProcess, ServerProcess], pair_org: Org
+) -> None:
+    a, b = pair
+    ann = await on_server(a, pair_org[0].email)
+    ben = await on_server(b, pair_org[1].email)
+    room = await ann.create_direct(pair_org[1].user_id)
+    async with ben.events() as ben_stream, ann.events() as ann_stream:
+        await ann.send_message(room.id, "from process A")
+        got = await ben_stream.wait_for("message.created", timeout=5)
+        assert got.data["message"]["content"] == "from process A"
+        await ben_stream.typing(room.id)
+        typing = await ann_stream.wait_for("typing", timeout=5)
+        assert typing.data["user_id"] == pair_org[1].user_id
+    await ann.aclose()
+    await ben.aclose()
+
+
+async def test_concurrent_writers_on_two_processes_lose_nothing(
+    pair: tuple[ServerProcess, ServerProcess], pair_org: Org
+) -> None:
+    """The cursor trap: many senders on both processes; every listener sees every message once."""
+    a, b = pair
+    senders = [await on_server(server, pair_org[i].email)
+               for i, server in [(0, a), (1, b), (2, a), (3, b)]]
+    listeners = [await on_server(a, pair_org[0].email), await on_server(b, pair_org[1].email)]
+    room = await senders[0].create_group("Storm", [m.user_id for m in pair_org.members[1:]])
+    per_sender = 25
+    async with listeners[0].events() as one, listeners[1].events() as two:
+
+        async def burst(index: int, client: ParlourClient) -> list[str]:
+            return [
+                (await client.send_message(room.id, f"s{index}-{n}", client_id=f"s{index}-{n}")).id
+                for n in range(per_sender)
+            ]
+
+        sent = await asyncio.gather(*(burst(i, c) for i, c in enumerate(senders)))
+        expected = {mid for ids in sent for mid in ids}
+
+        async def collect(stream: object) -> list[str]:
+            seen: list[str] = []
+            while len(seen) < len(expected):
+                event = await stream.wait_for("message.created", timeout=10)  # type: ignore[attr-defined]
+                seen.append(event.data["message"]["id"])
+            return seen
+
+        for seen in await asyncio.gather(collect(one), collect(two)):
+            assert len(seen) == len(set(seen)), "no duplicates"
+            assert set(seen) == expected, "no gaps"
+    stored = await senders[0].list_messages(room.id, limit=200)
+    assert len(stored) == len(expected)
+    for client in senders + listeners:
+        await client.aclose()
+
+
+async def test_redis_outage_loses_nothing(
+    pair: tuple[ServerProcess, ServerProcess], pair_org: Org
+) -> None:
+    a, b = pair
+    ann = await on_server(a, pair_org[0].email)
+    ben = await on_server(b, pair_org[1].email)
+    room = await ann.create_direct(pair_org[1].user_id)
+    async with ben.events() as ben_stream:
+        with redis_stopped():
+            for n in range(3):
+                await ann.send_message(room.id, f"during outage {n}")
+            seen = [
+                (await ben_stream.wait_for("message.created", timeout=10)).data["message"]["content"]
+                for _ in range(3)
+            ]
+        assert seen == [f"during outage {n}" for n in range(3)]
+        await ann.send_message(room.id, "after outage")
+        after = await ben_stream.wait_for("message.created", timeout=10)
+        assert after.data["message"]["content"] == "after outage"
+    await ann.aclose()
+    await ben.aclose()
+
+
+@contextlib.contextmanager
+def redis_stopped() -> Iterator[None]:
+    """Stop the real Redis server, and start it again afterwards exactly as CI starts it."""
+    subprocess.run(["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], check=False)
+    try:
+        yield
+    finally:
+        subprocess.run(
+            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
+             "--save", "", "--appendonly", "no"],
+            check=True,
+        )
+        for _ in range(100):
+            ping = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True)
+            if ping.stdout.strip() == b"PONG":
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
