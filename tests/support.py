@@ -53,8 +53,16 @@ class ServerProcess:
 
     def _spawn(self, log: object) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "parlour", "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir)],
+            [
+                sys.executable,
+                "-m",
+                "parlour",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+            ],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=log,  # type: ignore[arg-type]
@@ -166,7 +174,11 @@ class OrgFactory:
         assert self.services is not None
         email = f"{full_name.split()[0].lower()}.{new_id().lower()}@example.test"
         user = await do_create_user(
-            self.services, org.org_id, email=email, full_name=full_name, password=PASSWORD,
+            self.services,
+            org.org_id,
+            email=email,
+            full_name=full_name,
+            password=PASSWORD,
             is_admin=is_admin,
         )
         client = ParlourClient(self.server.base_url)

@@ -75,8 +75,9 @@ async def test_concurrent_writers_on_two_processes_lose_nothing(
 ) -> None:
     """The cursor trap: many senders on both processes; every listener sees every message once."""
     a, b = pair
-    senders = [await on_server(server, pair_org[i].email)
-               for i, server in [(0, a), (1, b), (2, a), (3, b)]]
+    senders = [
+        await on_server(server, pair_org[i].email) for i, server in [(0, a), (1, b), (2, a), (3, b)]
+    ]
     listeners = [await on_server(a, pair_org[0].email), await on_server(b, pair_org[1].email)]
     room = await senders[0].create_group("Storm", [m.user_id for m in pair_org.members[1:]])
     per_sender = 25
@@ -119,7 +120,9 @@ async def test_redis_outage_loses_nothing(
             for n in range(3):
                 await ann.send_message(room.id, f"during outage {n}")
             seen = [
-                (await ben_stream.wait_for("message.created", timeout=10)).data["message"]["content"]
+                (await ben_stream.wait_for("message.created", timeout=10)).data["message"][
+                    "content"
+                ]
                 for _ in range(3)
             ]
         assert seen == [f"during outage {n}" for n in range(3)]
@@ -138,8 +141,19 @@ def redis_stopped() -> Iterator[None]:
         yield
     finally:
         subprocess.run(
-            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
-             "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                "--daemonize",
+                "yes",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "6379",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             check=True,
         )
         for _ in range(100):

@@ -45,7 +45,8 @@ async def test_resume_replays_exactly_what_was_missed(org: Org) -> None:
     assert cursor is not None
     missed = [(await ada.send_message(room.id, f"missed {i}")).id for i in range(5)]
     async with bea.events(since=cursor) as resumed:
-        assert resumed.hello is not None and resumed.hello.cursor == cursor
+        assert resumed.hello is not None
+        assert resumed.hello.cursor == cursor
         seen = []
         while len(seen) < 5:
             event = await resumed.wait_for("message.created", timeout=5)
@@ -79,14 +80,16 @@ async def test_removed_member_gets_no_more_events(org: Org) -> None:
 
 async def test_bad_frames_get_errors_and_connection_stays(org: Org) -> None:
     async with org[0].client.events() as stream:
-        ws = stream._ws  # noqa: SLF001 - raw frames the SDK would never send
+        ws = stream._ws
         assert ws is not None
         for raw, code in [
             ("{nope", "invalid_json"),
             ('["list"]', "invalid_frame"),
             ('{"type": "dance"}', "unknown_type"),
-            ('{"type": "send", "room_id": "nope", "content": "x", "client_id": "z"}',
-             "room_not_found"),
+            (
+                '{"type": "send", "room_id": "nope", "content": "x", "client_id": "z"}',
+                "room_not_found",
+            ),
             ("x" * 70_000, "frame_too_large"),
         ]:
             await ws.send(raw)
@@ -106,7 +109,7 @@ async def test_logout_closes_socket_with_4401(org: Org) -> None:
 
 
 async def test_cookie_socket_needs_allowed_origin(org: Org, server_url: str) -> None:
-    login = await org[0].client._http.post(  # noqa: SLF001
+    login = await org[0].client._http.post(
         "/api/v1/auth/login", json={"email": org[0].email, "password": "correct horse battery"}
     )
     cookie = f"parlour_session={login.json()['token']}"
