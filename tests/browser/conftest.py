@@ -22,8 +22,13 @@ from tests.support import free_port, wait_healthy
 DEMO_PASSWORD = "parlour-demo"
 CHROMIUM = os.environ.get("PARLOUR_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -38,8 +43,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     `filterwarnings = error` does not turn "Unknown config option" into a failure."""
     if pluginmanager.has_plugin("asyncio"):
         return
-    for key in ("asyncio_mode", "asyncio_default_fixture_loop_scope",
-                "asyncio_default_test_loop_scope"):
+    for key in (
+        "asyncio_mode",
+        "asyncio_default_fixture_loop_scope",
+        "asyncio_default_test_loop_scope",
+    ):
         parser.addini(key, "pytest-asyncio option (plugin disabled in the browser run)")
 
 
@@ -48,21 +56,27 @@ def base_url() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="parlour-browser-") as tmp:
         env = dict(os.environ)
         env.pop("PARLOUR_DATABASE_URL", None)
-        env.update({
-            "PARLOUR_PRESENCE_GRACE_SECONDS": "0.5",
-            "PARLOUR_STREAM_POLL_SECONDS": "0.5",
-            "PARLOUR_LIMIT_LOGIN_FAILURES_PER_IP": "1000",
-        })
+        env.update(
+            {
+                "PARLOUR_PRESENCE_GRACE_SECONDS": "0.5",
+                "PARLOUR_STREAM_POLL_SECONDS": "0.5",
+                "PARLOUR_LIMIT_LOGIN_FAILURES_PER_IP": "1000",
+            }
+        )
         subprocess.run(
             [sys.executable, "-m", "parlour", "demo", "--data-dir", tmp],
-            check=True, env=env, stdout=subprocess.DEVNULL,
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
         )
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         with (Path(tmp) / "server.log").open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "parlour", "serve", "--port", str(port), "--data-dir", tmp],
-                env=env, stdout=subprocess.DEVNULL, stderr=log,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
             )
         try:
             wait_healthy(url, process)
