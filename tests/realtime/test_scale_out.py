@@ -37,13 +37,18 @@ def pair() -> Iterator[tuple[ServerProcess, ServerProcess]]:
 
 
 @pytest.fixture(scope="module")
-async def pair_org(pair: tuple[ServerProcess, ServerProcess]) -> AsyncIterator[Org]:
+async def orgs_on_pair(pair: tuple[ServerProcess, ServerProcess]) -> AsyncIterator[OrgFactory]:
     factory = OrgFactory(pair[0])
     await factory.start()
     try:
-        yield await factory.create(["Ann Admin", "Ben On B", "Cy On A", "Di On B"])
+        yield factory
     finally:
         await factory.stop()
+
+
+@pytest.fixture(scope="module")
+async def pair_org(orgs_on_pair: OrgFactory) -> Org:
+    return await orgs_on_pair.create(["Ann Admin", "Ben On B", "Cy On A", "Di On B"])
 
 
 async def on_server(server: ServerProcess, email: str) -> ParlourClient:
@@ -161,3 +166,21 @@ def redis_stopped() -> Iterator[None]:
             if ping.stdout.strip() == b"PONG":
                 break
             subprocess.run(["sleep", "0.05"], check=True)
+
+
+async def test_both_open_the_direct_room_at_once_on_two_processes(
+    pair: tuple[ServerProcess, ServerProcess], orgs_on_pair: OrgFactory
+) -> None:
+    """Exactly one direct room per pair, even when both sides open it at the same instant."""
+    a, b = pair
+    for _ in range(5):
+        org = await orgs_on_pair.create(["Eve Left", "Fay Right"], login=False)
+        eve = await on_server(a, org[0].email)
+        fay = await on_server(b, org[1].email)
+        left, right = await asyncio.gather(
+            eve.create_direct(org[1].user_id), fay.create_direct(org[0].user_id)
+        )
+        assert left.id == right.id
+        assert [r.id for r in await eve.list_rooms()] == [left.id]
+        await eve.aclose()
+        await fay.aclose()
