@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlour.actions.checks import check_room_access
 from parlour.actions.context import Actor
 from parlour.actions.present import message_out, messages_out, user_out
+from parlour.actions.reads import emit_unread
 from parlour.clock import iso
 from parlour.domain.markdown import render_message
 from parlour.domain.mentions import MentionCandidate, find_mentions
@@ -238,18 +239,7 @@ async def do_delete_message(services: Services, actor: Actor, message_id: str) -
             room_id=room.id,
         )
         for user_id in affected:
-            counts = await message_queries.unread_counts(ctx.session, user_id)
-            await stream.append(
-                ctx,
-                org_id=actor.org_id,
-                type="unread.updated",
-                payload={
-                    "room_id": room.id,
-                    "unread_count": counts.get(room.id, 0),
-                    "total": sum(counts.values()),
-                },
-                user_id=user_id,
-            )
+            await emit_unread(ctx, actor.org_id, user_id, room.id)
 
     await services.writer.run(job)
 

@@ -12,6 +12,22 @@ from parlour.storage import messages as message_queries
 from parlour.storage.writer import WriteContext
 
 
+async def emit_unread(ctx: WriteContext, org_id: str, user_id: str, room_id: str) -> None:
+    """Tell `user_id` their counts for `room_id` and in total. Inside the change's transaction."""
+    counts = await message_queries.unread_counts(ctx.session, user_id)
+    await stream.append(
+        ctx,
+        org_id=org_id,
+        type="unread.updated",
+        payload={
+            "room_id": room_id,
+            "unread_count": counts.get(room_id, 0),
+            "total": sum(counts.values()),
+        },
+        user_id=user_id,
+    )
+
+
 async def do_mark_read(services: Services, actor: Actor, room_id: str, message_id: str) -> None:
     """Move my read pointer to `message_id`, never back; tell all my devices the new counts."""
 
@@ -24,18 +40,7 @@ async def do_mark_read(services: Services, actor: Actor, room_id: str, message_i
             return
         mine.last_read_seq = message.seq
         await ctx.session.flush()
-        counts = await message_queries.unread_counts(ctx.session, actor.user_id)
-        await stream.append(
-            ctx,
-            org_id=actor.org_id,
-            type="unread.updated",
-            payload={
-                "room_id": room.id,
-                "unread_count": counts.get(room.id, 0),
-                "total": sum(counts.values()),
-            },
-            user_id=actor.user_id,
-        )
+        await emit_unread(ctx, actor.org_id, actor.user_id, room.id)
 
     await services.writer.run(job)
 
