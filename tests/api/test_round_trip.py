@@ -20,10 +20,12 @@ async def test_direct_room_send_edit_unread(org: Org) -> None:
     sent = await ada.send_message(room.id, "Hello **Bea**", client_id="c-1")
     assert sent.html.strip() == "<p>Hello <strong>Bea</strong></p>"
     retry = await ada.send_message(room.id, "something else", client_id="c-1")
-    assert retry.id == sent.id and retry.content == "Hello **Bea**"
+    assert retry.id == sent.id
+    assert retry.content == "Hello **Bea**"
 
     unread = await bea.unread()
-    assert unread.total == 1 and unread.rooms == {room.id: 1}
+    assert unread.total == 1
+    assert unread.rooms == {room.id: 1}
     assert (await ada.unread()).total == 0, "my own messages never count as unread"
 
     edited = await ada.edit_message(sent.id, "Hello Bea!")
@@ -41,7 +43,8 @@ async def test_direct_room_send_edit_unread(org: Org) -> None:
     await bea.mark_read(room.id, sent.id)
     assert (await bea.unread()).total == 0
     rooms = await bea.list_rooms()
-    assert rooms[0].id == room.id and rooms[0].unread_count == 0
+    assert rooms[0].id == room.id
+    assert rooms[0].unread_count == 0
     assert rooms[0].last_read_message_id == sent.id
 
 
@@ -62,7 +65,9 @@ async def test_errors_are_json_with_codes(org: Org, server_url: str) -> None:
         response = await http.get("/api/v1/rooms")
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "not_authenticated"
-        bad = await http.post("/api/v1/auth/login", json={"email": "nobody@x.test", "password": "x"})
+        bad = await http.post(
+            "/api/v1/auth/login", json={"email": "nobody@x.test", "password": "x"}
+        )
         wrong = await http.post(
             "/api/v1/auth/login", json={"email": org[0].email, "password": "wrong password"}
         )
@@ -75,5 +80,6 @@ async def test_content_limit_stores_nothing(org: Org) -> None:
     room = await ada.create_group("Limits", [org[1].user_id])
     with pytest.raises(ParlourAPIError) as too_long:
         await ada.send_message(room.id, "x" * 10_001)
-    assert too_long.value.status == 422 and too_long.value.code == "content_too_long"
+    assert too_long.value.status == 422
+    assert too_long.value.code == "content_too_long"
     assert await ada.list_messages(room.id) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import orjson
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,6 +14,18 @@ from parlour.config import Limits
 UPLOAD_PATH = "/api/v1/attachments"
 # Room for the multipart envelope around a file at the attachment limit.
 MULTIPART_OVERHEAD = 64 * 1024
+
+
+# Past this a declared-oversize body is not worth reading: refuse and close at once.
+DRAIN_CAP = 64 * 1024 * 1024
+DRAIN_SECONDS = 3.0
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 class _TooLarge(StarletteHTTPException):
@@ -42,6 +57,13 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = limit + 1
                 if declared > limit:
+                    # Read and drop the body first (memory stays flat): a client still
+                    # sending would otherwise see a connection reset instead of the 413.
+                    # A client that declares but never sends gets its answer after DRAIN_SECONDS.
+                    if declared <= DRAIN_CAP:
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(DRAIN_SECONDS):
+                                await _drain(receive)
                     await self._refuse(send, limit)
                     return
         received = 0
