@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, ORJSONResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from parlour import __version__
@@ -71,7 +71,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version=__version__,
         description="A self-hosted team chat server. Contract: shared/API.md.",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, limits=settings.limits)

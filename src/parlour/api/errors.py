@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from parlour.api.json import JSONBytes
 from parlour.errors import ParlourError, RateLimited
 
 log = logging.getLogger(__name__)
@@ -28,13 +28,13 @@ _HTTP_CODES = {
 
 def error_response(
     status: int, code: str, message: str, details: dict[str, Any] | None = None
-) -> ORJSONResponse:
-    return ORJSONResponse(
+) -> JSONBytes:
+    return JSONBytes(
         {"error": {"code": code, "message": message, "details": details or {}}}, status_code=status
     )
 
 
-async def _parlour_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def _parlour_error(request: Request, exc: Exception) -> JSONBytes:
     assert isinstance(exc, ParlourError)
     response = error_response(exc.http_status, exc.code, exc.message, exc.details)
     if isinstance(exc, RateLimited):
@@ -42,7 +42,7 @@ async def _parlour_error(request: Request, exc: Exception) -> ORJSONResponse:
     return response
 
 
-async def _validation_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONBytes:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", ""))}
@@ -51,17 +51,17 @@ async def _validation_error(request: Request, exc: Exception) -> ORJSONResponse:
     return error_response(422, "invalid_input", "The request is not valid.", {"errors": errors})
 
 
-async def _http_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONBytes:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, str(exc.detail))
 
 
-async def _too_deep(request: Request, exc: Exception) -> ORJSONResponse:
+async def _too_deep(request: Request, exc: Exception) -> JSONBytes:
     return error_response(400, "invalid_json", "The JSON body is nested too deeply.")
 
 
-async def _unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> JSONBytes:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Something went wrong on our side.")
 

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
-from fastapi.responses import FileResponse, ORJSONResponse
+from fastapi.responses import FileResponse
 
 from parlour.actions import attachments as attachment_actions
 from parlour.actions import messages as message_actions
 from parlour.api.deps import CurrentActor, ServicesDep
+from parlour.api.json import JSONBytes
 from parlour.schemas import (
     AttachmentOut,
     EditMessageIn,
@@ -50,7 +51,7 @@ async def send_message(
     message, created = await message_actions.do_send_message(
         services, actor, room_id, body.content, body.client_id, body.attachment_ids or ()
     )
-    return ORJSONResponse(message.model_dump(mode="json"), status_code=201 if created else 200)
+    return JSONBytes(message.model_dump(mode="json"), status_code=201 if created else 200)
 
 
 @router.patch("/messages/{message_id}", response_model=MessageOut)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import ORJSONResponse
 
 from parlour.actions import reads as read_actions
 from parlour.actions import rooms as room_actions
 from parlour.api.deps import CurrentActor, ServicesDep
+from parlour.api.json import JSONBytes
 from parlour.errors import InvalidInput
 from parlour.schemas import AddMembersIn, CreateRoomIn, ReadIn, RenameRoomIn, RoomOut, UnreadOut
 
@@ -31,9 +31,9 @@ async def create_room(body: CreateRoomIn, actor: CurrentActor, services: Service
                 details={"field": "user_id"},
             )
         room, created = await room_actions.do_open_direct(services, actor, body.user_id)
-        return ORJSONResponse(room.model_dump(mode="json"), status_code=201 if created else 200)
+        return JSONBytes(room.model_dump(mode="json"), status_code=201 if created else 200)
     room = await room_actions.do_create_group(services, actor, body.name, body.member_ids or [])
-    return ORJSONResponse(room.model_dump(mode="json"), status_code=201)
+    return JSONBytes(room.model_dump(mode="json"), status_code=201)
 
 
 @router.get("/rooms", response_model=list[RoomOut])
