@@ -21,6 +21,7 @@ from parlour.events.hub import Hub
 from parlour.events.realtime import Realtime
 from parlour.services import Services, build_services
 from parlour.storage.migrate import upgrade
+from parlour.storage.writer import WriteContext
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
@@ -33,10 +34,7 @@ async def start_services(services: Services, *, migrate: bool = True) -> Realtim
         await upgrade(services.db.writer)
     services.writer.start()
 
-    async def read_epoch(ctx: object) -> str:
-        from parlour.storage.writer import WriteContext
-
-        assert isinstance(ctx, WriteContext)
+    async def read_epoch(ctx: WriteContext) -> str:
         return await stream.ensure_epoch(ctx.session)
 
     services.epoch = await services.writer.run(read_epoch)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from parlour.client import ParlourClient
+from parlour.client import ParlourClient, Room
 from tests.support import (
     PASSWORD,
     Org,
@@ -57,13 +57,19 @@ async def on_server(server: ServerProcess, email: str) -> ParlourClient:
     return client
 
 
+async def ann_on_a_ben_on_b(
+    pair: tuple[ServerProcess, ServerProcess], org: Org
+) -> tuple[ParlourClient, ParlourClient, Room]:
+    """Ann logged in on process A, Ben on process B, and their direct room."""
+    ann = await on_server(pair[0], org[0].email)
+    ben = await on_server(pair[1], org[1].email)
+    return ann, ben, await ann.create_direct(org[1].user_id)
+
+
 async def test_delivery_crosses_processes(
     pair: tuple[ServerProcess, ServerProcess], pair_org: Org
 ) -> None:
-    a, b = pair
-    ann = await on_server(a, pair_org[0].email)
-    ben = await on_server(b, pair_org[1].email)
-    room = await ann.create_direct(pair_org[1].user_id)
+    ann, ben, room = await ann_on_a_ben_on_b(pair, pair_org)
     async with ben.events() as ben_stream, ann.events() as ann_stream:
         await ann.send_message(room.id, "from process A")
         got = await ben_stream.wait_for("message.created", timeout=5)
@@ -116,10 +122,7 @@ async def test_concurrent_writers_on_two_processes_lose_nothing(
 async def test_redis_outage_loses_nothing(
     pair: tuple[ServerProcess, ServerProcess], pair_org: Org
 ) -> None:
-    a, b = pair
-    ann = await on_server(a, pair_org[0].email)
-    ben = await on_server(b, pair_org[1].email)
-    room = await ann.create_direct(pair_org[1].user_id)
+    ann, ben, room = await ann_on_a_ben_on_b(pair, pair_org)
     async with ben.events() as ben_stream:
         with redis_stopped():
             for n in range(3):

@@ -75,7 +75,28 @@ async def test_removed_member_gets_no_more_events(org: Org) -> None:
         await ada.create_direct(org[1].user_id)
         nxt = await bea_stream.wait_for(lambda e: e.durable, timeout=5)
         assert nxt.type == "room.created"
-    # And a replay from before the removal stops at the removal too.
+
+
+async def test_replay_from_before_removal_stops_at_the_removal(org: Org) -> None:
+    ada, bea = org[0].client, org[1].client
+    room = await ada.create_group("Replay removal", [org[1].user_id, org[2].user_id])
+    async with bea.events() as stream:
+        await ada.send_message(room.id, "seen before removal")
+        await stream.wait_for(is_message("seen before removal"), timeout=5)  # type: ignore[arg-type]
+        cursor = stream.last_cursor
+    await ada.send_message(room.id, "missed while away")
+    await ada.remove_member(room.id, org[1].user_id)
+    await ada.send_message(room.id, "secret after removal")
+    marker = await org[3].client.create_group("Marker", [org[1].user_id])
+    async with bea.events(since=cursor) as resumed:
+        replayed = []
+        while True:
+            event = await resumed.wait_for(lambda e: e.durable, timeout=5)
+            if event.type == "room.created" and event.data["room"]["id"] == marker.id:
+                break
+            replayed.append(event)
+    assert [e.type for e in replayed] == ["message.created", "room.member_removed"]
+    assert replayed[0].data["message"]["content"] == "missed while away"
 
 
 async def test_bad_frames_get_errors_and_connection_stays(org: Org) -> None:

@@ -26,6 +26,7 @@ from parlour.errors import InvalidInput, NotLoggedIn, ParlourError, RateLimited
 from parlour.events import stream
 from parlour.events.hub import Subscriber
 from parlour.events.realtime import Realtime
+from parlour.schemas import UserOut
 from parlour.services import Services
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,7 @@ async def _serve(
     hello_cursor = (
         since if start is not None and since else stream.encode_cursor(services.epoch, position)
     )
-    user = me.model_dump(
-        mode="json", include=set(me.model_fields) - {"org_id", "chosen_status", "preferences"}
-    )
+    user = me.model_dump(mode="json", include=set(UserOut.model_fields))
     await websocket.send_text(
         orjson.dumps({"type": "hello", "cursor": hello_cursor, "user": user}).decode()
     )

@@ -92,7 +92,8 @@ class Realtime:
     # -- sockets --------------------------------------------------------------------------
 
     def socket_opened(self, user_id: str) -> None:
-        first = not self.hub.is_local(user_id) or self._local_count(user_id) == 1
+        # Called after hub.attach: this socket is already counted.
+        first = self._local_count(user_id) == 1
         self.services.presence.socket_opened(user_id)
         self._dirty.add(user_id)
         if first:
