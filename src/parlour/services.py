@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from argon2 import PasswordHasher
 
@@ -14,6 +15,7 @@ from parlour.config import Limits, Settings
 from parlour.events.bus import Bus, InProcessBus
 from parlour.events.presence import PresenceTracker
 from parlour.ids import new_id
+from parlour.storage.coalesce import Coalescer
 from parlour.storage.engine import Database, open_database
 from parlour.storage.writer import Writer
 
@@ -28,6 +30,8 @@ class Services:
     bus: Bus
     hasher: PasswordHasher
     epoch: str = ""
+    # Folds concurrent plain sends into one write (parlour.actions.sending makes it on first use).
+    send_coalescer: Coalescer[Any, Any] | None = None
     process_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{new_id()[:6]}"
     )

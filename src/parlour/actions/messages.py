@@ -11,6 +11,7 @@ from parlour.actions.checks import check_room_access
 from parlour.actions.context import Actor
 from parlour.actions.present import message_out, messages_out, user_out
 from parlour.actions.reads import emit_unread
+from parlour.actions.sending import SendRequest, sender_for
 from parlour.clock import iso
 from parlour.domain.markdown import render_message
 from parlour.domain.mentions import MentionCandidate, find_mentions
@@ -81,6 +82,8 @@ async def do_send_message(
         raise InvalidInput("client_id must not be blank.", code="invalid_client_id")
     if len(attachment_ids) > 20:
         raise InvalidInput("At most 20 attachments per message.", code="too_many_attachments")
+    if not attachment_ids:
+        return await sender_for(services).submit(SendRequest(actor, room_id, content, client_id))
 
     async def job(ctx: WriteContext) -> tuple[MessageOut, bool]:
         if client_id is not None:

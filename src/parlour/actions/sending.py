@@ -1,0 +1,224 @@
+"""Plain sends (text, no attachments), stored many at a time.
+
+Sends are the hottest write. Concurrent sends are folded into one writer job (a Coalescer) that
+checks, inserts and announces them with a fixed number of set-wise queries whatever their number:
+earlier copies by client_id, the senders' memberships, one multi-row insert of messages, one per
+room touched, one multi-row insert of events. Each send still gets its own answer; a send that
+fails its checks is left out before anything is written, so it never needs a savepoint of its own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_, update
+
+from parlour.actions.context import Actor
+from parlour.actions.present import messages_out, user_out
+from parlour.clock import iso
+from parlour.domain.markdown import render_message
+from parlour.domain.mentions import MentionCandidate, find_mentions
+from parlour.errors import NotFound
+from parlour.events import stream
+from parlour.ids import new_id
+from parlour.schemas import MessageOut, UserOut
+from parlour.services import Services
+from parlour.storage.coalesce import Coalescer
+from parlour.storage.models import Membership, Message, Room, User
+from parlour.storage.writer import WriteContext
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    actor: Actor
+    room_id: str
+    content: str
+    client_id: str | None
+
+
+SendResult = tuple[MessageOut, bool]  # (message, created)
+
+
+def sender_for(services: Services) -> Coalescer[SendRequest, SendResult]:
+    """The services' send coalescer, made on first use."""
+    if services.send_coalescer is None:
+
+        async def handle(
+            ctx: WriteContext, requests: Sequence[SendRequest]
+        ) -> list[SendResult | BaseException]:
+            return await store_sends(services, ctx, requests)
+
+        services.send_coalescer = Coalescer(services.writer, handle)
+    coalescer: Coalescer[SendRequest, SendResult] = services.send_coalescer
+    return coalescer
+
+
+async def store_sends(
+    services: Services, ctx: WriteContext, requests: Sequence[SendRequest]
+) -> list[SendResult | BaseException]:
+    outcomes: list[SendResult | BaseException | None] = [None] * len(requests)
+    earlier = await _earlier_copies(services, ctx, requests)
+    fresh: list[int] = []
+    first_of_key: dict[tuple[str, str], int] = {}
+    for index, request in enumerate(requests):
+        key = (request.actor.user_id, request.client_id) if request.client_id else None
+        if key is not None and key in earlier:
+            outcomes[index] = (earlier[key], False)
+        elif key is not None and key in first_of_key:
+            continue  # a retry inside this very batch: answered from the first copy below
+        else:
+            if key is not None:
+                first_of_key[key] = index
+            fresh.append(index)
+
+    authors = await _members_sending(ctx, [requests[i] for i in fresh])
+    allowed = []
+    for index in fresh:
+        request = requests[index]
+        author = authors.get((request.room_id, request.actor.user_id, request.actor.org_id))
+        if author is None:
+            outcomes[index] = NotFound("No such room.", code="room_not_found")
+        else:
+            allowed.append(index)
+
+    views = await _insert(services, ctx, requests, allowed, authors)
+    for index, view in zip(allowed, views, strict=True):
+        outcomes[index] = (view, True)
+    for index, request in enumerate(requests):
+        if outcomes[index] is None:  # the in-batch retry: the first copy's outcome, not created
+            first = outcomes[first_of_key[(request.actor.user_id, request.client_id or "")]]
+            outcomes[index] = (first[0], False) if isinstance(first, tuple) else first
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+async def _earlier_copies(
+    services: Services, ctx: WriteContext, requests: Sequence[SendRequest]
+) -> dict[tuple[str, str], MessageOut]:
+    """Messages already stored under a request's (sender, client_id): the send was a retry."""
+    keys = {(r.actor.user_id, r.client_id) for r in requests if r.client_id}
+    if not keys:
+        return {}
+    rows = list(
+        await ctx.session.scalars(
+            select(Message).where(tuple_(Message.author_id, Message.client_id).in_(list(keys)))
+        )
+    )
+    views = await messages_out(ctx.session, rows, services.presence)
+    return {(m.author_id, m.client_id or ""): view for m, view in zip(rows, views, strict=True)}
+
+
+async def _members_sending(
+    ctx: WriteContext, requests: Sequence[SendRequest]
+) -> dict[tuple[str, str, str], User]:
+    """(room, sender, org) → sender, for each sender who is now a member of that room."""
+    pairs = {(r.room_id, r.actor.user_id) for r in requests}
+    if not pairs:
+        return {}
+    rows = await ctx.session.execute(
+        select(Membership.room_id, Room.org_id, User)
+        .join(Room, Room.id == Membership.room_id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            tuple_(Membership.room_id, Membership.user_id).in_(list(pairs)),
+            Membership.end_event_id.is_(None),
+            User.is_active.is_(True),
+        )
+    )
+    return {(room_id, user.id, org_id): user for room_id, org_id, user in rows}
+
+
+async def _mention_candidates(
+    ctx: WriteContext, room_ids: set[str]
+) -> dict[str, list[MentionCandidate]]:
+    """Members of the rooms where a message has an `@`, the only ones worth the query."""
+    candidates: dict[str, list[MentionCandidate]] = defaultdict(list)
+    if not room_ids:
+        return candidates
+    rows = await ctx.session.execute(
+        select(Membership.room_id, User.id, User.full_name, User.email)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.room_id.in_(list(room_ids)), Membership.end_event_id.is_(None))
+    )
+    for room_id, user_id, full_name, email in rows:
+        candidates[room_id].append(MentionCandidate(user_id, full_name, email))
+    return candidates
+
+
+async def _insert(
+    services: Services,
+    ctx: WriteContext,
+    requests: Sequence[SendRequest],
+    allowed: Sequence[int],
+    authors: dict[tuple[str, str, str], User],
+) -> list[MessageOut]:
+    if not allowed:
+        return []
+    now = ctx.clock.now()
+    candidates = await _mention_candidates(
+        ctx, {requests[i].room_id for i in allowed if "@" in requests[i].content}
+    )
+    rows: list[dict[str, Any]] = []
+    author_views: dict[str, UserOut] = {}
+    for index in allowed:
+        request = requests[index]
+        mentions = find_mentions(request.content, candidates[request.room_id])
+        author = authors[(request.room_id, request.actor.user_id, request.actor.org_id)]
+        author_views.setdefault(author.id, user_out(author, services.presence))
+        rows.append(
+            {
+                "id": new_id(),
+                "room_id": request.room_id,
+                "author_id": author.id,
+                "content": request.content,
+                "html": render_message(request.content, mentions),
+                "mentions": list(dict.fromkeys(mentions.values())),
+                "client_id": request.client_id,
+                "deleted": False,
+                "created_at": now,
+            }
+        )
+    # RETURNING matched by message id rather than by row order: unordered, SQLAlchemy can send
+    # one multi-row INSERT instead of one statement per message.
+    result = await ctx.session.execute(insert(Message).returning(Message.id, Message.seq), rows)
+    seq_of = {message_id: seq for message_id, seq in result}
+    last_seq: dict[str, int] = {}
+    for row in rows:
+        last_seq[row["room_id"]] = max(seq_of[row["id"]], last_seq.get(row["room_id"], 0))
+    for room_id, seq in last_seq.items():
+        await ctx.session.execute(
+            update(Room)
+            .where(Room.id == room_id)
+            .values(last_message_seq=seq, last_activity_at=now)
+        )
+    views = [
+        MessageOut(
+            id=row["id"],
+            room_id=row["room_id"],
+            author=author_views[row["author_id"]],
+            content=row["content"],
+            html=row["html"],
+            created_at=iso(now) or "",
+            edited_at=None,
+            deleted=False,
+            client_id=row["client_id"],
+            mentions=row["mentions"],
+            attachments=[],
+        )
+        for row in rows
+    ]
+    await stream.append_many(
+        ctx,
+        [
+            stream.NewEvent(
+                org_id=requests[index].actor.org_id,
+                type="message.created",
+                payload={"message": view.model_dump(mode="json")},
+                room_id=view.room_id,
+            )
+            for index, view in zip(allowed, views, strict=True)
+        ],
+    )
+    return views

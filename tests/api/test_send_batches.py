@@ -1,0 +1,85 @@
+"""Sends folded into one write: each keeps its own answer, checks and idempotency.
+
+`store_sends` is what the send coalescer runs for a whole batch. Driving it directly through the
+writer pins a mixed batch together (which concurrent HTTP requests cannot promise), then the real
+API shows what was stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from parlour.actions.context import Actor
+from parlour.actions.sending import SendRequest, store_sends
+from parlour.errors import NotFound
+from parlour.storage.writer import WriteContext
+from tests.support import Org, OrgFactory
+
+
+def actor_of(org: Org, index: int) -> Actor:
+    return Actor(user_id=org[index].user_id, org_id=org.org_id, is_admin=index == 0, session_id="")
+
+
+async def test_a_mixed_batch_answers_each_send_on_its_own(orgs: OrgFactory, org: Org) -> None:
+    other = await orgs.create(["Out Sider"])
+    room = await org[0].client.create_group("Batch", [org[1].user_id, org[2].user_id])
+    await org[0].client.remove_member(room.id, org[2].user_id)
+    first = await org[0].client.send_message(room.id, "before", client_id="old")
+    requests = [
+        SendRequest(actor_of(org, 0), room.id, "one", "a-1"),
+        SendRequest(actor_of(org, 1), room.id, "two @Admin Person", "b-1"),
+        SendRequest(actor_of(org, 0), room.id, "one again", "a-1"),  # retry inside the batch
+        SendRequest(actor_of(org, 0), room.id, "stale retry", "old"),  # retry of a stored send
+        SendRequest(actor_of(org, 2), room.id, "removed member", "c-1"),
+        SendRequest(actor_of(other, 0), room.id, "other organization", "o-1"),
+        SendRequest(actor_of(org, 1), "no-such-room", "nowhere", None),
+        SendRequest(actor_of(org, 1), room.id, "no client id", None),
+    ]
+    assert orgs.services is not None
+    services = orgs.services
+
+    async def batch(ctx: WriteContext) -> list[object]:
+        return list(await store_sends(services, ctx, requests))
+
+    outcomes = await services.writer.run(batch)
+
+    one, two, one_again, stale, removed, foreign, nowhere, plain = outcomes
+    assert isinstance(one, tuple)
+    assert one[1] is True
+    assert isinstance(one_again, tuple)
+    assert one_again == (one[0], False), "a retry in the same batch gets the first copy"
+    assert isinstance(stale, tuple)
+    assert stale[0].id == first.id
+    assert stale[1] is False
+    assert stale[0].content == "before"
+    for refused in (removed, foreign, nowhere):
+        assert isinstance(refused, NotFound)
+        assert refused.code == "room_not_found"
+    assert isinstance(two, tuple)
+    assert two[0].mentions == [org[0].user_id]
+    assert isinstance(plain, tuple)
+    assert plain[1] is True
+
+    stored = await org[1].client.list_messages(room.id)
+    assert [m.content for m in stored] == ["before", "one", "two @Admin Person", "no client id"]
+    assert [m.id for m in stored[1:]] == [one[0].id, two[0].id, plain[0].id]
+
+
+async def test_concurrent_sends_and_retries_store_each_message_once(org: Org) -> None:
+    room = await org[0].client.create_group("Busy", [org[1].user_id, org[2].user_id])
+    senders = [org[0].client, org[1].client, org[2].client]
+
+    async def send(index: int) -> tuple[str, str]:
+        client = senders[index % 3]
+        # Every message is sent twice at once under one client_id, as a retrying client would.
+        first, second = await asyncio.gather(
+            client.send_message(room.id, f"m{index}", client_id=f"k{index}"),
+            client.send_message(room.id, f"m{index}", client_id=f"k{index}"),
+        )
+        assert first.id == second.id
+        return first.id, first.content
+
+    sent = await asyncio.gather(*(send(i) for i in range(30)))
+    stored = await org[0].client.list_messages(room.id, limit=100)
+    assert sorted(m.id for m in stored) == sorted(message_id for message_id, _ in sent)
+    assert sorted(m.content for m in stored) == sorted(f"m{i}" for i in range(30))
