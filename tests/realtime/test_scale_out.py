@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -148,27 +149,30 @@ def redis_stopped() -> Iterator[None]:
     try:
         yield
     finally:
-        subprocess.run(
-            [
-                "redis-server",
-                "--daemonize",
-                "yes",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                "6379",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            check=True,
-        )
-        for _ in range(100):
-            ping = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True)
-            if ping.stdout.strip() == b"PONG":
-                break
-            subprocess.run(["sleep", "0.05"], check=True)
+        start_redis()
+
+
+def start_redis() -> None:
+    """Start Redis in the background and return once it says it accepts connections.
+
+    A shell starts it in the background and exits, so Redis outlives this test run as the
+    machine's own would; its output still comes down our pipe, and its log line "Ready to accept
+    connections" is the readiness signal (no polling). A daemon thread drains the rest.
+    """
+    args = ["--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"]
+    launcher = subprocess.Popen(
+        ["sh", "-c", 'redis-server "$@" &', "sh", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    launcher.wait()
+    assert launcher.stdout is not None
+    for line in launcher.stdout:
+        if b"Ready to accept connections" in line:
+            break
+    else:
+        raise RuntimeError("redis-server exited before it was ready")
+    threading.Thread(target=launcher.stdout.read, daemon=True).start()
 
 
 async def test_both_open_the_direct_room_at_once_on_two_processes(
