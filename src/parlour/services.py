@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from parlour.clock import Clock, SystemClock
 from parlour.config import Limits, Settings
 from parlour.events.bus import Bus, InProcessBus
 from parlour.events.presence import PresenceTracker
-from parlour.ids import new_id
+from parlour.ids import new_id, new_secret
 from parlour.storage.coalesce import Coalescer
 from parlour.storage.engine import Database, open_database
 from parlour.storage.writer import Writer
@@ -40,6 +41,12 @@ class Services:
 
     def presence_changed(self, user_id: str) -> None:
         self.on_presence_change(user_id)
+
+    @functools.cached_property
+    def dummy_password_hash(self) -> str:
+        """Verified against when a login names no known user, so that costs what a wrong
+        password costs and the timing does not tell which emails exist."""
+        return self.hasher.hash(new_secret())
 
     @property
     def limits(self) -> Limits:

@@ -23,9 +23,6 @@ from parlour.storage import users as user_queries
 from parlour.storage.models import LoginFailure, Session, User
 from parlour.storage.writer import WriteContext
 
-# Verified against when the email is unknown, so both failures cost the same time.
-_DUMMY_HASH_CACHE: dict[int, str] = {}
-
 
 @dataclass(frozen=True)
 class LoginResult:
@@ -33,13 +30,6 @@ class LoginResult:
     csrf_token: str
     user: User
     session_id: str
-
-
-def _dummy_hash(services: Services) -> str:
-    key = id(services.hasher)
-    if key not in _DUMMY_HASH_CACHE:
-        _DUMMY_HASH_CACHE[key] = services.hasher.hash(new_secret())
-    return _DUMMY_HASH_CACHE[key]
 
 
 def verify_password(services: Services, password_hash: str, password: str) -> bool:
@@ -81,7 +71,7 @@ async def do_login(services: Services, email: str, password: str, client_ip: str
     )
     async with services.db.read_session() as session:
         user = await user_queries.by_email(session, email)
-    stored_hash = user.password_hash if user is not None else _dummy_hash(services)
+    stored_hash = user.password_hash if user is not None else services.dummy_password_hash
     # argon2 is deliberately slow: keep it off the event loop.
     ok = await asyncio.to_thread(verify_password, services, stored_hash, password)
     if user is None or not ok or not user.is_active:
