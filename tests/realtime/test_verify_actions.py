@@ -28,12 +28,12 @@ class ClientState:
     def apply(self, event: Event) -> None:
         data = event.data
         if event.type in ("room.created", "room.updated", "room.member_added"):
-            self.rooms[data["room"]["id"]] = data["room"]
+            self.upsert_room(data["room"])
         elif event.type == "room.member_removed":
             if data["user_id"] == self.me:
                 self.rooms.pop(data["room"]["id"], None)
             else:
-                self.rooms[data["room"]["id"]] = data["room"]
+                self.upsert_room(data["room"])
         elif event.type == "message.created":
             room = self.rooms[data["message"]["room_id"]]
             room["last_message"] = data["message"]
@@ -45,6 +45,16 @@ class ClientState:
                 room["last_message"] = data["message"]
         elif event.type == "unread.updated":
             self.rooms[data["room_id"]]["unread_count"] = data["unread_count"]
+
+    def upsert_room(self, room: dict[str, Any]) -> None:
+        """A group's room events carry no per-member fields: keep mine (a new room starts at
+        nothing unread); a direct room's events carry them."""
+        mine = self.rooms.get(room["id"], {"unread_count": 0, "last_read_message_id": None})
+        self.rooms[room["id"]] = {
+            "unread_count": mine["unread_count"],
+            "last_read_message_id": mine["last_read_message_id"],
+            **room,
+        }
 
     def comparable(self) -> dict[str, Any]:
         # Presence is not durable state: statuses and last-seen move on their own.

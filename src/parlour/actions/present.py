@@ -124,21 +124,16 @@ async def rooms_out(
     return result
 
 
-async def room_views_for(
-    session: AsyncSession,
-    room: Room,
-    recipients: Sequence[str],
-    presence: PresenceTracker,
-) -> dict[str, dict[str, object]]:
-    """One room as each recipient sees it, as JSON-ready dicts.
+# What differs between members of one room (besides a direct room's name).
+PER_MEMBER_FIELDS = frozenset({"unread_count", "last_read_message_id"})
 
-    Built for events: the shared part (members, admins, last message) is computed once however
-    many recipients there are; only the name of a direct room, the unread count and the read
-    pointer differ per recipient.
-    """
+
+async def _room_core(
+    session: AsyncSession, room: Room, presence: PresenceTracker, also_load: Sequence[str] = ()
+) -> tuple[dict[str, object], list[Membership], dict[str, User]]:
+    """The part of a room every member sees alike, JSON-ready, without the per-member fields."""
     memberships = (await room_queries.memberships_of_rooms(session, [room.id])).get(room.id, [])
-    mine_by_user = {m.user_id: m for m in memberships}
-    users = await user_queries.by_ids(session, [m.user_id for m in memberships] + list(recipients))
+    users = await user_queries.by_ids(session, [m.user_id for m in memberships] + list(also_load))
     last = await message_queries.by_seqs(session, [room.last_message_seq or 0])
     last_out = (await messages_out(session, list(last.values()), presence)) if last else []
     core = RoomOut(
@@ -151,7 +146,33 @@ async def room_views_for(
         last_message=last_out[0] if last_out else None,
         unread_count=0,
         last_read_message_id=None,
-    ).model_dump(mode="json")
+    ).model_dump(mode="json", exclude=set(PER_MEMBER_FIELDS))
+    return core, memberships, users
+
+
+async def shared_room_view(
+    session: AsyncSession, room: Room, presence: PresenceTracker
+) -> dict[str, object]:
+    """A group as all its members see it: what a room-wide event carries (no per-member fields;
+    clients keep their own counts, which move with `unread.updated`)."""
+    core, _, _ = await _room_core(session, room, presence)
+    return core
+
+
+async def room_views_for(
+    session: AsyncSession,
+    room: Room,
+    recipients: Sequence[str],
+    presence: PresenceTracker,
+) -> dict[str, dict[str, object]]:
+    """One room as each recipient sees it, as JSON-ready dicts.
+
+    The shared part (members, admins, last message) is computed once however many recipients
+    there are; only the name of a direct room, the unread count and the read pointer differ per
+    recipient.
+    """
+    core, memberships, users = await _room_core(session, room, presence, recipients)
+    mine_by_user = {m.user_id: m for m in memberships}
     unread = await message_queries.unread_by_member(session, room.id)
     read_messages = await message_queries.by_seqs(
         session, (m.last_read_seq for m in memberships if m.last_read_seq)

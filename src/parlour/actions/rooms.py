@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from parlour.actions.checks import check_group_admin, check_name, check_room_access
 from parlour.actions.context import Actor
-from parlour.actions.present import room_views_for, rooms_out
+from parlour.actions.present import room_views_for, rooms_out, shared_room_view
 from parlour.errors import Conflict, InvalidInput, NotFound
 from parlour.events import stream
 from parlour.ids import new_id
@@ -51,7 +51,23 @@ async def emit_room_event(
     recipients: Sequence[str],
     extra: dict[str, Any] | None = None,
 ) -> dict[str, int]:
-    """One event per recipient with the room as that recipient sees it; returns their ids."""
+    """Announce a change of `room` to `recipients`; returns the event id each one receives.
+
+    A group gets one room-wide event with the view all members share, whatever its size (a
+    change to a 1,000-member group is one row, not a thousand copies of its member list). The
+    room-wide event reaches every current member, so `recipients` must be exactly them. A
+    direct room is named after the other person, so each of its two members gets their own.
+    """
+    if room.type == "group":
+        view = await shared_room_view(ctx.session, room, services.presence)
+        event_id = await stream.append(
+            ctx,
+            org_id=actor.org_id,
+            type=event_type,
+            payload={"room": view, **(extra or {})},
+            room_id=room.id,
+        )
+        return dict.fromkeys(recipients, event_id)
     views = await room_views_for(ctx.session, room, recipients, services.presence)
     event_ids: dict[str, int] = {}
     for user_id in recipients:
@@ -143,8 +159,8 @@ async def _add_memberships(
         extra = {"user_ids": list(user_ids)}
     event_ids = await emit_room_event(services, ctx, actor, room, event_type, recipients, extra)
     for membership in added:
-        # Room events after this member's own notice are theirs; none before it.
-        membership.start_event_id = event_ids[membership.user_id]
+        # Room events from this member's notice on are theirs; none before it.
+        membership.start_event_id = event_ids[membership.user_id] - 1
     await ctx.session.flush()
 
 
@@ -235,16 +251,26 @@ async def do_remove_member(services: Services, actor: Actor, room_id: str, user_
         target = await room_queries.current_membership(ctx.session, room.id, user_id)
         if target is None:
             raise NotFound("That person is not a member of this room.", code="member_not_found")
-        recipients = await room_queries.member_ids(ctx.session, room.id)
         target.end_event_id = -1  # leaves the current set before the views are built
         await ctx.session.flush()
         if target.is_admin:
             await _keep_an_admin(ctx, room.id)
+        remaining = await room_queries.member_ids(ctx.session, room.id)
+        extra = {"user_id": user_id}
         event_ids = await emit_room_event(
-            services, ctx, actor, room, "room.member_removed", recipients, {"user_id": user_id}
+            services, ctx, actor, room, "room.member_removed", remaining, extra
         )
-        # Room events before the removed member's notice were theirs; none after it.
-        target.end_event_id = event_ids[user_id]
+        # The removed member hears of it by a notice of their own: room events stop for them
+        # before the room-wide one (their span ends there), and replay keeps it that way.
+        room_wide = next(iter(event_ids.values()), None)
+        notice = await stream.append(
+            ctx,
+            org_id=actor.org_id,
+            type="room.member_removed",
+            payload={"room": await shared_room_view(ctx.session, room, services.presence), **extra},
+            user_id=user_id,
+        )
+        target.end_event_id = room_wide if room_wide is not None else notice
         await ctx.session.flush()
 
     await services.writer.run(job)

@@ -156,6 +156,8 @@ class Hub:
                 subscriber.push(frame, event.id)
                 self.delivered += 1
             return
+        if event.type in MEMBERSHIP_TYPES:
+            self._track_room_membership(event)
         users = self.room_users.get(event.room_id or "")
         if not users:
             return
@@ -173,6 +175,19 @@ class Hub:
             self._leave(event.user_id, room_id)
         else:
             self._join(event.user_id, room_id)
+
+    def _track_room_membership(self, event: StoredEvent) -> None:
+        """A group's room-wide membership event lists its members at that position: exactly
+        the local users who receive this and later events of the room."""
+        assert event.room_id is not None
+        payload: dict[str, Any] = orjson.loads(event.payload)
+        members = {user["id"] for user in payload["room"]["members"]}
+        for user_id in list(self.room_users.get(event.room_id, ())):
+            if user_id not in members:
+                self._leave(user_id, event.room_id)
+        for user_id in members:
+            if user_id in self.by_user:
+                self._join(user_id, event.room_id)
 
     def _internal(self, event: StoredEvent, subscribers: set[Subscriber]) -> None:
         payload: dict[str, Any] = orjson.loads(event.payload)
