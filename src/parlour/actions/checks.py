@@ -19,13 +19,10 @@ async def check_room_access(
     Outsiders (other organizations, removed members, never-members) all get the same answer,
     so nobody learns that a room exists.
     """
-    room = await room_queries.room_in_org(session, actor.org_id, room_id)
-    membership = (
-        await room_queries.current_membership(session, room_id, actor.user_id) if room else None
-    )
-    if room is None or membership is None:
+    found = await room_queries.room_with_membership(session, actor.org_id, room_id, actor.user_id)
+    if found is None:
         raise NotFound("No such room.", code="room_not_found")
-    return room, membership
+    return found
 
 
 def check_group_admin(room: Room, membership: Membership) -> None:

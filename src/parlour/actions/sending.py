@@ -187,12 +187,14 @@ async def _insert(
     last_seq: dict[str, int] = {}
     for row in rows:
         last_seq[row["room_id"]] = max(seq_of[row["id"]], last_seq.get(row["room_id"], 0))
-    for room_id, seq in last_seq.items():
-        await ctx.session.execute(
-            update(Room)
-            .where(Room.id == room_id)
-            .values(last_message_seq=seq, last_activity_at=now)
-        )
+    # One executemany for every room touched (an ORM bulk UPDATE by primary key).
+    await ctx.session.execute(
+        update(Room),
+        [
+            {"id": room_id, "last_message_seq": seq, "last_activity_at": now}
+            for room_id, seq in last_seq.items()
+        ],
+    )
     views = [
         MessageOut(
             id=row["id"],

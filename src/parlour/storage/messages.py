@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import ColumnElement, and_, column, func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.storage.models import Attachment, Membership, Message
@@ -106,6 +106,10 @@ def _fts_query(query: str) -> str | None:
     return " ".join(f'"{word}"*' for word in words)
 
 
+# The SQLite full-text index (migration 0001, prefix indexes from 0002); not an ORM model.
+_FTS = table("messages_fts", column("rowid"))
+
+
 async def search(
     session: AsyncSession,
     *,
@@ -122,36 +126,41 @@ async def search(
     Full text through FTS5 (SQLite) or a tsvector index (PostgreSQL); where the index finds nothing
     (partial words inside a token, CJK), a substring match keeps search useful.
     """
-    base = (
-        select(Message)
-        .join(
-            Membership,
-            and_(
-                Membership.room_id == Message.room_id,
-                Membership.user_id == user_id,
-                Membership.end_event_id.is_(None),
-            ),
-        )
-        .where(Message.deleted.is_(False))
+    mine = and_(
+        Membership.room_id == Message.room_id,
+        Membership.user_id == user_id,
+        Membership.end_event_id.is_(None),
     )
+    conditions: list[ColumnElement[bool]] = [Message.deleted.is_(False)]
     if room_id is not None:
-        base = base.where(Message.room_id == room_id)
+        conditions.append(Message.room_id == room_id)
     if author_id is not None:
-        base = base.where(Message.author_id == author_id)
+        conditions.append(Message.author_id == author_id)
     if before_seq is not None:
-        base = base.where(Message.seq < before_seq)
-    base = base.order_by(Message.seq.desc()).limit(limit)
+        conditions.append(Message.seq < before_seq)
+    base = select(Message).join(Membership, mine).where(*conditions)
+    newest_first = base.order_by(Message.seq.desc()).limit(limit)
     needle = query.strip()
     if not needle:
-        return list(await session.scalars(base))
+        return list(await session.scalars(newest_first))
     found: list[Message] = []
     if dialect == "sqlite":
         fts = _fts_query(needle)
         if fts is not None:
-            matching = text(
-                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q"
-            ).bindparams(q=fts)
-            found = list(await session.scalars(base.where(Message.seq.in_(matching))))
+            # The index drives: it yields matches newest first and the walk stops at `limit`,
+            # instead of collecting every match of a common word before sorting.
+            driven = (
+                select(Message)
+                .select_from(_FTS)
+                .join(Message, Message.seq == _FTS.c.rowid)
+                .join(Membership, mine)
+                .where(text("messages_fts MATCH :q").bindparams(q=fts), *conditions)
+                .order_by(_FTS.c.rowid.desc())
+                .limit(limit)
+            )
+            if before_seq is not None:
+                driven = driven.where(_FTS.c.rowid < before_seq)
+            found = list(await session.scalars(driven))
     else:
         words = _WORD.findall(needle)
         if words:
@@ -159,14 +168,18 @@ async def search(
             tsquery = func.to_tsquery("simple", " & ".join(f"{word}:*" for word in words))
             found = list(
                 await session.scalars(
-                    base.where(func.to_tsvector("simple", Message.content).op("@@")(tsquery))
+                    newest_first.where(
+                        func.to_tsvector("simple", Message.content).op("@@")(tsquery)
+                    )
                 )
             )
     if found:
         return found
     pattern = f"%{escape_like(needle.lower())}%"
     return list(
-        await session.scalars(base.where(func.lower(Message.content).like(pattern, escape="\\")))
+        await session.scalars(
+            newest_first.where(func.lower(Message.content).like(pattern, escape="\\"))
+        )
     )
 
 

@@ -169,7 +169,9 @@ class Message(Base):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
-        Index("ix_messages_room_seq", "room_id", "seq"),
+        # History pages and unread counts; author and tombstone let unread counting stay in
+        # the index (migration 0002).
+        Index("ix_messages_room_seq_unread", "room_id", "seq", "author_id", "deleted"),
         Index("ix_messages_author_seq", "author_id", "seq"),
         # Idempotent sends: one message per (sender, client_id), whatever the retries.
         UniqueConstraint("author_id", "client_id", name="ux_messages_client_id"),

@@ -29,8 +29,23 @@ async def current_membership(
     )
 
 
-async def room_in_org(session: AsyncSession, org_id: str, room_id: str) -> Room | None:
-    return await session.scalar(select(Room).where(Room.id == room_id, Room.org_id == org_id))
+async def room_with_membership(
+    session: AsyncSession, org_id: str, room_id: str, user_id: str
+) -> tuple[Room, Membership] | None:
+    """The room of `org_id` and `user_id`'s current membership of it, in one query."""
+    row = (
+        await session.execute(
+            select(Room, Membership)
+            .join(Membership, Membership.room_id == Room.id)
+            .where(
+                Room.id == room_id,
+                Room.org_id == org_id,
+                Membership.user_id == user_id,
+                Membership.end_event_id.is_(None),
+            )
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def member_ids(session: AsyncSession, room_id: str) -> list[str]:
