@@ -370,3 +370,21 @@ def test_rendered_html_is_always_safe(source: str) -> None:
 )
 def test_rendered_message_is_always_safe(source: str, mentions: dict[str, str]) -> None:
     assert_safe(render_message(source, mentions))
+
+
+PLAIN_ALPHABET = st.sampled_from([*"abcXYZ09éßЖ中٣ ,.;:?!()'/", "ǅ", "²", "Ⅻ", "ﬁ"])
+
+
+@given(st.text(PLAIN_ALPHABET, min_size=1, max_size=60))
+@settings(max_examples=800)
+def test_the_plain_line_shortcut_renders_what_the_parser_renders(line: str) -> None:
+    # A mapping whose key does not start with "@" highlights nothing but forces the full path.
+    assert render_message(line, {}) == render_message(line, {"not a mention": "u1"})
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["1. first", "- item", "A line  ", "hello *world*", "A <b>", "A & B", "x_y_z", "Tab\there"],
+)
+def test_lines_with_markdown_meaning_take_the_full_path(line: str) -> None:
+    assert render_message(line, {}) == render_message(line, {"not a mention": "u1"})

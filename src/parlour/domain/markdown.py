@@ -269,12 +269,28 @@ def mentionable_text_runs(source: str) -> Iterator[str]:
                 yield token.content
 
 
+# A letter, then letters, digits and punctuation without Markdown or HTML meaning anywhere in a
+# single line (no "*_`[]<>&#\\|~", no newline), not ending in a space. ([^\W_]: letter or digit.)
+_PLAIN_LINE = re.compile(r"[^\W\d_](?:[^\W_]|[ ,.;:?!()'/])*(?<! )")
+
+
+def _is_plain_sentence(source: str) -> bool:
+    """True for the common chat line that Markdown renders as one paragraph of itself.
+
+    Such a line skips the parser (most messages; a tenth of a send's cost): the result is what
+    the full path gives, which tests/unit/test_markdown.py checks on generated lines.
+    """
+    return _PLAIN_LINE.fullmatch(source) is not None
+
+
 def render_message(source: str, mentions: Mapping[str, str]) -> str:
     """Render message Markdown to sanitized HTML, highlighting ``mentions``.
 
     ``mentions`` maps mention text as written (``"@Ada Lovelace"``) to a user id, as returned by
     ``parlour.domain.mentions.find_mentions``; keys not starting with "@" are ignored.
     """
+    if not mentions and _is_plain_sentence(source):
+        return f"<p>{source}</p>\n"
     index = MentionIndex(
         (text.removeprefix("@"), user_id)
         for text, user_id in mentions.items()
