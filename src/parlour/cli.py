@@ -86,6 +86,7 @@ def serve(
         port=port,
         log_level="warning",
         ws_max_size=1024 * 1024,
+        ws_per_message_deflate=settings.ws_compression,
         ws_ping_interval=20,
         ws_ping_timeout=20,
         lifespan="on",

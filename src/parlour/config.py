@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # Fallback poll of the event stream: bounds delivery delay when the bus loses a notification.
     stream_poll_seconds: float = 1.0
     cookie_secure: bool = False
+    # permessage-deflate keeps a zlib context per socket (tens of KiB each) and compresses every
+    # frame once per recipient; chat frames are small, so it is off unless asked for.
+    ws_compression: bool = False
     limits: Limits = Field(default_factory=Limits)
 
     @field_validator("allowed_origins", mode="before")
