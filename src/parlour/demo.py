@@ -10,7 +10,8 @@ from parlour.errors import Conflict
 from parlour.services import Services
 
 DEMO_ORG = "Demo"
-DEMO_PASSWORD = "parlour-demo"  # noqa: S105 - printed to the user on purpose
+# Bandit B105 / ruff S105: the demo's well-known password, printed to the user on purpose.
+DEMO_PASSWORD = "parlour-demo"  # noqa: S105  # nosec B105
 PEOPLE = [
     ("Ada Lovelace", "ada@demo.parlour"),
     ("Grace Hopper", "grace@demo.parlour"),

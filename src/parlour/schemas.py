@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["online", "away", "busy", "offline"]
 
+# What `str.strip()` (which the actions use) removes, spelled out: `\s` means different things to
+# different regex engines (ECMA-262, Python, Rust), and the OpenAPI document must mean one thing.
+SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# A character that is neither blank nor NUL.
+NON_BLANK = rf"[^\x00{SPACE}]"
+# Text from clients never holds NUL: PostgreSQL cannot store it (and nobody types it).
+NO_NUL = r"^[^\x00]*$"
+# Some visible text, no NUL.
+NON_BLANK_TEXT = rf"^[^\x00]*{NON_BLANK}[^\x00]*$"
+Text = Annotated[str, Field(pattern=NO_NUL)]
+Id = Annotated[str, Field(max_length=64, pattern=NO_NUL)]
+# A name (room, person) must have some non-blank text. The length limit is configurable
+# (PARLOUR_LIMIT_NAME_CHARS), so the actions check it and create_app writes it into the OpenAPI
+# document.
+Name = Annotated[str, Field(min_length=1, pattern=NON_BLANK_TEXT)]
+MIN_PASSWORD = 8
+
 
 class Strict(BaseModel):
-    """Request bodies: unknown fields are an error, not silently dropped."""
+    """Request bodies: unknown fields are an error, not silently dropped, and JSON types are not
+    coerced (`0` is not `false`): what the OpenAPI document says is what passes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorOut(BaseModel):
+    """Every error response: `{"error": {"code", "message", "details"}}`."""
+
+    error: ErrorBody
 
 
 class UserOut(BaseModel):
@@ -104,58 +134,87 @@ class HealthOut(BaseModel):
 
 
 class LoginIn(Strict):
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, pattern=NO_NUL)
     password: str = Field(max_length=1000)
 
 
+class PreferencesIn(BaseModel):
+    """Preferences as sent: booleans only; unknown keys (an older client's) are ignored."""
+
+    model_config = ConfigDict(strict=True)
+
+    message_preview: bool = True
+    notification_sound: bool = True
+    desktop_notifications: bool = False
+    enable_chat: bool = True
+
+
 class UpdateMeIn(Strict):
-    full_name: str | None = None
+    full_name: Name | None = None
     status: Status | None = None
-    preferences: Preferences | None = None
+    preferences: PreferencesIn | None = None
+
+
+# Documented only (the actions check it and answer with their own codes): at least
+# MIN_PASSWORD characters.
+_PASSWORD_DOC: dict[str, Any] = {"minLength": MIN_PASSWORD}
 
 
 class PasswordIn(Strict):
     current_password: str = Field(max_length=1000)
-    new_password: str = Field(max_length=1000)
+    new_password: str = Field(max_length=1000, json_schema_extra=_PASSWORD_DOC)
 
 
 class CreateUserIn(Strict):
-    email: str = Field(max_length=320)
-    full_name: str
-    password: str = Field(max_length=1000)
+    # The actions trim and lower-case it, then want `local@domain.tld`.
+    email: str = Field(
+        max_length=320,
+        pattern=rf"^[{SPACE}]*[^@\x00{SPACE}]+@[^@\x00{SPACE}]+\.[^@\x00{SPACE}]+[{SPACE}]*$",
+    )
+    full_name: Name
+    password: str = Field(max_length=1000, json_schema_extra=_PASSWORD_DOC)
     is_admin: bool = False
 
 
 class UpdateUserIn(Strict):
     is_active: bool | None = None
     is_admin: bool | None = None
-    full_name: str | None = None
+    full_name: Name | None = None
 
 
-class CreateRoomIn(Strict):
-    type: Literal["direct", "group"]
-    user_id: str | None = Field(default=None, max_length=64)
-    name: str | None = None
-    member_ids: list[str] | None = None
+class DirectRoomIn(Strict):
+    type: Literal["direct"]
+    user_id: Id
+
+
+class GroupRoomIn(Strict):
+    type: Literal["group"]
+    name: Name
+    member_ids: list[Id] | None = None
+
+
+CreateRoomIn = Annotated[DirectRoomIn | GroupRoomIn, Field(discriminator="type")]
 
 
 class RenameRoomIn(Strict):
-    name: str
+    name: Name
 
 
 class AddMembersIn(Strict):
-    user_ids: list[str]
+    user_ids: list[Id] = Field(min_length=1)
 
 
 class SendMessageIn(Strict):
-    content: str = ""
-    client_id: str | None = Field(default=None, min_length=1, max_length=100)
-    attachment_ids: list[str] | None = Field(default=None, max_length=20)
+    content: Text = ""
+    client_id: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=NON_BLANK_TEXT
+    )
+    attachment_ids: list[Id] | None = Field(default=None, max_length=20)
 
 
 class EditMessageIn(Strict):
-    content: str
+    content: Text
 
 
 class ReadIn(Strict):
-    message_id: str = Field(max_length=64)
+    message_id: Id

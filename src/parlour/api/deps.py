@@ -3,20 +3,62 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from parlour.actions.auth import Authenticated, authenticate
 from parlour.actions.context import Actor
 from parlour.errors import Forbidden, NotLoggedIn
+from parlour.schemas import NO_NUL, ErrorOut
 from parlour.services import Services
 
 SESSION_COOKIE = "parlour_session"
 CSRF_COOKIE = "parlour_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Declared so that the OpenAPI document names the two ways in; current_auth does the checking
+# (auto_error=False: these never answer by themselves).
+_bearer_scheme = HTTPBearer(auto_error=False, description="The token from login.")
+_cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="The session cookie from login; writes also need the X-CSRF-Token header.",
+)
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request (for example JSON nested too deeply)",
+    401: "Not logged in",
+    403: "Forbidden (also `csrf_failed` for a cookie request without the CSRF header)",
+    404: "Missing, or not yours to see",
+    409: "Conflict",
+    413: "Body or upload over its limit",
+    422: "Invalid input",
+    429: "Rate limited; see Retry-After",
+    503: "A dependency (database, Redis) does not answer",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the error statuses a route can answer, with the error body."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ErrorOut, "description": _ERROR_DESCRIPTIONS[status]}
+        if status == 429:
+            entry["headers"] = {
+                "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+            }
+        documented[status] = entry
+    return documented
+
+
+# What any authenticated route can answer: not logged in, and a write without the CSRF header.
+AUTH_ERRORS = (401, 403)
+# What any route with a JSON body can answer besides: malformed, too large, invalid.
+BODY_ERRORS = (400, 413, 422)
 
 
 def get_services(connection: HTTPConnection) -> Services:
@@ -32,7 +74,11 @@ def bearer_token(connection: HTTPConnection) -> str | None:
     return None
 
 
-async def current_auth(request: Request) -> Authenticated:
+async def current_auth(
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+    _cookie: Annotated[str | None, Depends(_cookie_scheme)],
+) -> Authenticated:
     services = get_services(request)
     token = bearer_token(request)
     if token is not None:
@@ -55,4 +101,6 @@ async def current_actor(auth: Annotated[Authenticated, Depends(current_auth)]) -
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+# An id in the path: any text but NUL (which PostgreSQL cannot even compare); unknown ids are 404.
+IdPath = Annotated[str, Path(pattern=NO_NUL)]
 ServicesDep = Annotated[Services, Depends(get_services)]

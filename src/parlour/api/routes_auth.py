@@ -7,14 +7,22 @@ from sqlalchemy import text
 
 from parlour.actions import auth as auth_actions
 from parlour.actions.present import me_out
-from parlour.api.deps import CSRF_COOKIE, SESSION_COOKIE, CurrentActor, ServicesDep
+from parlour.api.deps import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    CurrentActor,
+    ServicesDep,
+    error_responses,
+)
 from parlour.errors import Unavailable
 from parlour.schemas import HealthOut, LoginIn, LoginOut
 
 router = APIRouter()
 
 
-@router.get("/healthz", response_model=HealthOut, tags=["health"])
+@router.get("/healthz", response_model=HealthOut, tags=["health"], responses=error_responses(503))
 async def healthz(services: ServicesDep) -> HealthOut:
     try:
         async with services.db.read_session() as session:
@@ -26,7 +34,12 @@ async def healthz(services: ServicesDep) -> HealthOut:
     return HealthOut(status="ok")
 
 
-@router.post("/api/v1/auth/login", response_model=LoginOut, tags=["auth"])
+@router.post(
+    "/api/v1/auth/login",
+    response_model=LoginOut,
+    tags=["auth"],
+    responses=error_responses(401, 429, *BODY_ERRORS),
+)
 async def login(
     body: LoginIn, request: Request, response: Response, services: ServicesDep
 ) -> LoginOut:
@@ -46,7 +59,12 @@ async def login(
     )
 
 
-@router.post("/api/v1/auth/logout", status_code=204, tags=["auth"])
+@router.post(
+    "/api/v1/auth/logout",
+    status_code=204,
+    tags=["auth"],
+    responses=error_responses(*AUTH_ERRORS, 422),
+)
 async def logout(actor: CurrentActor, services: ServicesDep, response: Response) -> Response:
     await auth_actions.do_logout(services, actor)
     response.status_code = 204

@@ -10,9 +10,18 @@ from fastapi.responses import FileResponse
 
 from parlour.actions import attachments as attachment_actions
 from parlour.actions import messages as message_actions
-from parlour.api.deps import CurrentActor, ServicesDep
+from parlour.actions.attachments import INLINE_SAFE
+from parlour.api.deps import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    CurrentActor,
+    IdPath,
+    ServicesDep,
+    error_responses,
+)
 from parlour.api.json import JSONBytes
 from parlour.schemas import (
+    NO_NUL,
     AttachmentOut,
     EditMessageIn,
     MessageOut,
@@ -22,12 +31,16 @@ from parlour.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
-IdQuery = Annotated[str | None, Query(max_length=64)]
+IdQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
 
 
-@router.get("/rooms/{room_id}/messages", response_model=list[MessageOut])
+@router.get(
+    "/rooms/{room_id}/messages",
+    response_model=list[MessageOut],
+    responses=error_responses(401, 404, 422),
+)
 async def list_messages(
-    room_id: str,
+    room_id: IdPath,
     actor: CurrentActor,
     services: ServicesDep,
     before: IdQuery = None,
@@ -43,10 +56,13 @@ async def list_messages(
     "/rooms/{room_id}/messages",
     response_model=MessageOut,
     status_code=201,
-    responses={200: {"model": MessageOut, "description": "A retry: the first message again"}},
+    responses={
+        200: {"model": MessageOut, "description": "A retry: the first message again"},
+        **error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
+    },
 )
 async def send_message(
-    room_id: str, body: SendMessageIn, actor: CurrentActor, services: ServicesDep
+    room_id: IdPath, body: SendMessageIn, actor: CurrentActor, services: ServicesDep
 ) -> Response:
     message, created = await message_actions.do_send_message(
         services, actor, room_id, body.content, body.client_id, body.attachment_ids or ()
@@ -54,31 +70,45 @@ async def send_message(
     return JSONBytes(message.model_dump(mode="json"), status_code=201 if created else 200)
 
 
-@router.patch("/messages/{message_id}", response_model=MessageOut)
+@router.patch(
+    "/messages/{message_id}",
+    response_model=MessageOut,
+    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
+)
 async def edit_message(
-    message_id: str, body: EditMessageIn, actor: CurrentActor, services: ServicesDep
+    message_id: IdPath, body: EditMessageIn, actor: CurrentActor, services: ServicesDep
 ) -> MessageOut:
     return await message_actions.do_edit_message(services, actor, message_id, body.content)
 
 
-@router.delete("/messages/{message_id}", status_code=204)
-async def delete_message(message_id: str, actor: CurrentActor, services: ServicesDep) -> Response:
+@router.delete(
+    "/messages/{message_id}",
+    status_code=204,
+    responses=error_responses(*AUTH_ERRORS, 404, 422),
+)
+async def delete_message(
+    message_id: IdPath, actor: CurrentActor, services: ServicesDep
+) -> Response:
     await message_actions.do_delete_message(services, actor, message_id)
     return Response(status_code=204)
 
 
-@router.get("/messages/{message_id}/history", response_model=list[MessageVersionOut])
+@router.get(
+    "/messages/{message_id}/history",
+    response_model=list[MessageVersionOut],
+    responses=error_responses(401, 404, 422),
+)
 async def message_history(
-    message_id: str, actor: CurrentActor, services: ServicesDep
+    message_id: IdPath, actor: CurrentActor, services: ServicesDep
 ) -> list[MessageVersionOut]:
     return await message_actions.message_history(services, actor, message_id)
 
 
-@router.get("/messages", response_model=list[MessageOut])
+@router.get("/messages", response_model=list[MessageOut], responses=error_responses(401, 404, 422))
 async def search_messages(
     actor: CurrentActor,
     services: ServicesDep,
-    q: Annotated[str, Query(max_length=500)] = "",
+    q: Annotated[str, Query(max_length=500, pattern=NO_NUL)] = "",
     room_id: IdQuery = None,
     author_id: IdQuery = None,
     before: IdQuery = None,
@@ -95,7 +125,13 @@ async def search_messages(
     )
 
 
-@router.post("/attachments", response_model=AttachmentOut, status_code=201, tags=["attachments"])
+@router.post(
+    "/attachments",
+    response_model=AttachmentOut,
+    status_code=201,
+    tags=["attachments"],
+    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS),
+)
 async def upload(
     file: Annotated[UploadFile, File()], actor: CurrentActor, services: ServicesDep
 ) -> AttachmentOut:
@@ -111,10 +147,21 @@ async def upload(
 @router.get(
     "/attachments/{attachment_id}",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {
+            "description": "The file: inline for a few safe types, else a download",
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("application/octet-stream", *sorted(INLINE_SAFE))
+            },
+        },
+        **error_responses(401, 404, 422),
+    },
     tags=["attachments"],
 )
-async def download(attachment_id: str, actor: CurrentActor, services: ServicesDep) -> FileResponse:
+async def download(
+    attachment_id: IdPath, actor: CurrentActor, services: ServicesDep
+) -> FileResponse:
     found = await attachment_actions.open_download(services, actor, attachment_id)
     response = FileResponse(
         found.path,

@@ -8,10 +8,25 @@ from fastapi import APIRouter, Query, Response
 
 from parlour.actions import reads as read_actions
 from parlour.actions import rooms as room_actions
-from parlour.api.deps import CurrentActor, ServicesDep
+from parlour.api.deps import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    CurrentActor,
+    IdPath,
+    ServicesDep,
+    error_responses,
+)
 from parlour.api.json import JSONBytes
-from parlour.errors import InvalidInput
-from parlour.schemas import AddMembersIn, CreateRoomIn, ReadIn, RenameRoomIn, RoomOut, UnreadOut
+from parlour.schemas import (
+    NO_NUL,
+    AddMembersIn,
+    CreateRoomIn,
+    DirectRoomIn,
+    ReadIn,
+    RenameRoomIn,
+    RoomOut,
+    UnreadOut,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["rooms"])
 
@@ -20,64 +35,79 @@ router = APIRouter(prefix="/api/v1", tags=["rooms"])
     "/rooms",
     response_model=RoomOut,
     status_code=201,
-    responses={200: {"model": RoomOut, "description": "The existing direct room"}},
+    responses={
+        200: {"model": RoomOut, "description": "The existing direct room"},
+        **error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
+    },
 )
 async def create_room(body: CreateRoomIn, actor: CurrentActor, services: ServicesDep) -> Response:
-    if body.type == "direct":
-        if not body.user_id:
-            raise InvalidInput(
-                "Choose the person to chat with.",
-                code="user_required",
-                details={"field": "user_id"},
-            )
+    if isinstance(body, DirectRoomIn):
         room, created = await room_actions.do_open_direct(services, actor, body.user_id)
         return JSONBytes(room.model_dump(mode="json"), status_code=201 if created else 200)
     room = await room_actions.do_create_group(services, actor, body.name, body.member_ids or [])
     return JSONBytes(room.model_dump(mode="json"), status_code=201)
 
 
-@router.get("/rooms", response_model=list[RoomOut])
+@router.get("/rooms", response_model=list[RoomOut], responses=error_responses(401, 422))
 async def list_rooms(
-    actor: CurrentActor, services: ServicesDep, q: Annotated[str, Query(max_length=200)] = ""
+    actor: CurrentActor,
+    services: ServicesDep,
+    q: Annotated[str, Query(max_length=200, pattern=NO_NUL)] = "",
 ) -> list[RoomOut]:
     return await room_actions.list_rooms(services, actor, q)
 
 
-@router.get("/rooms/{room_id}", response_model=RoomOut)
-async def get_room(room_id: str, actor: CurrentActor, services: ServicesDep) -> RoomOut:
+@router.get("/rooms/{room_id}", response_model=RoomOut, responses=error_responses(401, 404, 422))
+async def get_room(room_id: IdPath, actor: CurrentActor, services: ServicesDep) -> RoomOut:
     return await room_actions.get_room(services, actor, room_id)
 
 
-@router.patch("/rooms/{room_id}", response_model=RoomOut)
+@router.patch(
+    "/rooms/{room_id}",
+    response_model=RoomOut,
+    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
+)
 async def rename_room(
-    room_id: str, body: RenameRoomIn, actor: CurrentActor, services: ServicesDep
+    room_id: IdPath, body: RenameRoomIn, actor: CurrentActor, services: ServicesDep
 ) -> RoomOut:
     return await room_actions.do_rename_room(services, actor, room_id, body.name)
 
 
-@router.post("/rooms/{room_id}/members", response_model=RoomOut)
+@router.post(
+    "/rooms/{room_id}/members",
+    response_model=RoomOut,
+    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
+)
 async def add_members(
-    room_id: str, body: AddMembersIn, actor: CurrentActor, services: ServicesDep
+    room_id: IdPath, body: AddMembersIn, actor: CurrentActor, services: ServicesDep
 ) -> RoomOut:
     return await room_actions.do_add_members(services, actor, room_id, body.user_ids)
 
 
-@router.delete("/rooms/{room_id}/members/{user_id}", status_code=204)
+@router.delete(
+    "/rooms/{room_id}/members/{user_id}",
+    status_code=204,
+    responses=error_responses(*AUTH_ERRORS, 404, 409, 422),
+)
 async def remove_member(
-    room_id: str, user_id: str, actor: CurrentActor, services: ServicesDep
+    room_id: IdPath, user_id: IdPath, actor: CurrentActor, services: ServicesDep
 ) -> Response:
     await room_actions.do_remove_member(services, actor, room_id, user_id)
     return Response(status_code=204)
 
 
-@router.post("/rooms/{room_id}/read", status_code=204)
+@router.post(
+    "/rooms/{room_id}/read",
+    status_code=204,
+    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
+)
 async def mark_read(
-    room_id: str, body: ReadIn, actor: CurrentActor, services: ServicesDep
+    room_id: IdPath, body: ReadIn, actor: CurrentActor, services: ServicesDep
 ) -> Response:
     await read_actions.do_mark_read(services, actor, room_id, body.message_id)
     return Response(status_code=204)
 
 
-@router.get("/unread", response_model=UnreadOut)
+@router.get("/unread", response_model=UnreadOut, responses=error_responses(401, 422))
 async def unread(actor: CurrentActor, services: ServicesDep) -> UnreadOut:
     return await read_actions.unread(services, actor)

@@ -7,12 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from parlour.actions import users as user_actions
-from parlour.api.deps import CurrentActor, ServicesDep
+from parlour.api.deps import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    CurrentActor,
+    IdPath,
+    ServicesDep,
+    error_responses,
+)
 from parlour.schemas import (
+    NO_NUL,
     ChatProfileOut,
     CreateUserIn,
     MeOut,
     PasswordIn,
+    Preferences,
     UpdateMeIn,
     UpdateUserIn,
     UserOut,
@@ -21,39 +30,50 @@ from parlour.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
 
-@router.get("/users", response_model=list[UserOut])
+@router.get("/users", response_model=list[UserOut], responses=error_responses(401, 422))
 async def search_users(
     actor: CurrentActor,
     services: ServicesDep,
-    q: Annotated[str, Query(max_length=200)] = "",
+    q: Annotated[str, Query(max_length=200, pattern=NO_NUL)] = "",
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> list[UserOut]:
     return await user_actions.search_users(services, actor, q, limit)
 
 
-@router.get("/users/me", response_model=MeOut)
+@router.get("/users/me", response_model=MeOut, responses=error_responses(401, 422))
 async def get_me(actor: CurrentActor, services: ServicesDep) -> MeOut:
     return await user_actions.get_me(services, actor)
 
 
-@router.patch("/users/me", response_model=MeOut)
+@router.patch(
+    "/users/me", response_model=MeOut, responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS)
+)
 async def update_me(body: UpdateMeIn, actor: CurrentActor, services: ServicesDep) -> MeOut:
     return await user_actions.do_update_me(
         services,
         actor,
         full_name=body.full_name,
         status=body.status,
-        preferences=body.preferences,
+        preferences=Preferences(**body.preferences.model_dump()) if body.preferences else None,
     )
 
 
-@router.post("/users/me/password", status_code=204)
+@router.post(
+    "/users/me/password",
+    status_code=204,
+    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS),
+)
 async def change_password(body: PasswordIn, actor: CurrentActor, services: ServicesDep) -> Response:
     await user_actions.do_change_password(services, actor, body.current_password, body.new_password)
     return Response(status_code=204)
 
 
-@router.post("/users", response_model=UserOut, status_code=201)
+@router.post(
+    "/users",
+    response_model=UserOut,
+    status_code=201,
+    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 409),
+)
 async def create_user(body: CreateUserIn, actor: CurrentActor, services: ServicesDep) -> UserOut:
     return await user_actions.admin_create_user(
         services,
@@ -65,9 +85,13 @@ async def create_user(body: CreateUserIn, actor: CurrentActor, services: Service
     )
 
 
-@router.patch("/users/{user_id}", response_model=UserOut)
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserOut,
+    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404, 409),
+)
 async def update_user(
-    user_id: str, body: UpdateUserIn, actor: CurrentActor, services: ServicesDep
+    user_id: IdPath, body: UpdateUserIn, actor: CurrentActor, services: ServicesDep
 ) -> UserOut:
     return await user_actions.admin_update_user(
         services,
@@ -79,6 +103,11 @@ async def update_user(
     )
 
 
-@router.get("/reports/chat-profiles", response_model=list[ChatProfileOut], tags=["reports"])
+@router.get(
+    "/reports/chat-profiles",
+    response_model=list[ChatProfileOut],
+    tags=["reports"],
+    responses=error_responses(401, 422),
+)
 async def chat_profiles(actor: CurrentActor, services: ServicesDep) -> list[ChatProfileOut]:
     return await user_actions.chat_profiles(services, actor)
