@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     event_retention_days: int = 7
     presence_away_seconds: int = 300
     presence_grace_seconds: float = 5.0
+    # Presence reaches people who share a room of at most this many members with the user: in
+    # bigger rooms every arrival would cost a frame to every member (members² as a crowd connects).
+    presence_room_members: int = 100
     typing_seconds: float = 6.0
     typing_throttle_seconds: float = 2.0
     # Fallback poll of the event stream: bounds delivery delay when the bus loses a notification.

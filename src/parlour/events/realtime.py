@@ -179,6 +179,7 @@ class Realtime:
         if not candidates:
             return
         await self._load_chosen(candidates)
+        changed: dict[str, str] = {}
         for user_id in candidates:
             chosen = self._chosen.get(user_id)
             if chosen is None:
@@ -186,9 +187,11 @@ class Realtime:
             status = presence.status(user_id, chosen)
             if self._announced.get(user_id, "offline") != status:
                 self._announced[user_id] = status
-                await self._announce(user_id, status)
+                changed[user_id] = status
             if status != "offline" or presence.is_connected(user_id):
                 self._dirty.add(user_id)  # keep watching until settled offline
+        if changed:
+            await self._announce(changed)
 
     async def _load_chosen(self, user_ids: set[str]) -> None:
         missing = [u for u in user_ids if u not in self._chosen]
@@ -201,18 +204,26 @@ class Realtime:
             for user_id, status, active in rows:
                 self._chosen[user_id] = status if active else "offline"
 
-    async def _announce(self, user_id: str, status: str) -> None:
+    async def _announce(self, changed: dict[str, str]) -> None:
+        """Tell this process's sockets of everyone whose status changed in this tick."""
         if not self.hub.by_user:
             return
         async with self.services.db.read_session() as session:
-            audience = await room_queries.shares_room_with(session, user_id)
-        frame = orjson.dumps(
-            {
-                "type": "presence.updated",
-                "user_id": user_id,
-                "status": status,
-                "last_seen_at": iso(self.services.clock.now()),
-            }
-        ).decode()
-        for viewer in audience:
-            self.hub.send_to_user(viewer, frame)
+            audiences = await room_queries.presence_audiences(
+                session,
+                changed,
+                max_room_members=self.services.settings.presence_room_members,
+            )
+        last_seen_at = iso(self.services.clock.now())
+        for user_id, status in changed.items():
+            frame = orjson.dumps(
+                {
+                    "type": "presence.updated",
+                    "user_id": user_id,
+                    "status": status,
+                    "last_seen_at": last_seen_at,
+                }
+            ).decode()
+            for viewer in audiences.get(user_id, ()):
+                if self.hub.is_local(viewer):
+                    self.hub.send_to_user(viewer, frame)

@@ -133,22 +133,51 @@ async def direct_rooms_with(session: AsyncSession, user_id: str) -> dict[str, st
     return {row[0]: row[1] for row in rows}
 
 
-async def shares_room_with(session: AsyncSession, user_id: str) -> set[str]:
-    """Everyone who shares at least one room with `user_id`: the audience of their presence."""
-    mine = Membership.__table__.alias("mine")
-    theirs = Membership.__table__.alias("theirs")
-    rows = await session.scalars(
-        select(theirs.c.user_id)
-        .distinct()
-        .join(mine, mine.c.room_id == theirs.c.room_id)
-        .where(
-            mine.c.user_id == user_id,
-            mine.c.end_event_id.is_(None),
-            theirs.c.end_event_id.is_(None),
-            theirs.c.user_id != user_id,
+async def presence_audiences(
+    session: AsyncSession, user_ids: Iterable[str], *, max_room_members: int
+) -> dict[str, set[str]]:
+    """For each user, who shares a room of at most `max_room_members` members with them.
+
+    Three queries whatever the number of users: their rooms, those rooms' sizes, the members of
+    the small ones. Presence in larger rooms would cost members² frames as people come and go.
+    """
+    wanted = list(set(user_ids))
+    audiences: dict[str, set[str]] = {user_id: set() for user_id in wanted}
+    if not wanted:
+        return audiences
+    current = Membership.end_event_id.is_(None)
+    rooms_of: dict[str, list[str]] = defaultdict(list)
+    for user_id, room_id in await session.execute(
+        select(Membership.user_id, Membership.room_id).where(
+            Membership.user_id.in_(wanted), current
         )
-    )
-    return set(rows)
+    ):
+        rooms_of[user_id].append(room_id)
+    room_ids = {room_id for rooms in rooms_of.values() for room_id in rooms}
+    if not room_ids:
+        return audiences
+    small = [
+        room_id
+        for room_id, members in await session.execute(
+            select(Membership.room_id, func.count())
+            .where(Membership.room_id.in_(room_ids), current)
+            .group_by(Membership.room_id)
+        )
+        if members <= max_room_members
+    ]
+    members_of: dict[str, list[str]] = defaultdict(list)
+    if small:
+        for room_id, member_id in await session.execute(
+            select(Membership.room_id, Membership.user_id).where(
+                Membership.room_id.in_(small), current
+            )
+        ):
+            members_of[room_id].append(member_id)
+    for user_id, rooms in rooms_of.items():
+        for room_id in rooms:
+            audiences[user_id].update(members_of.get(room_id, ()))
+        audiences[user_id].discard(user_id)
+    return audiences
 
 
 async def rooms_at_position(session: AsyncSession, user_id: str, position: int) -> set[str]:
