@@ -6,21 +6,27 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from parlour import __version__
-from parlour.api import errors, routes_auth, routes_messages, routes_rooms, routes_users, ws
+from parlour.api import (
+    errors,
+    openapi,
+    routes_auth,
+    routes_messages,
+    routes_rooms,
+    routes_users,
+    ws,
+)
 from parlour.api.limits import BodyLimitMiddleware
 from parlour.clock import Clock
-from parlour.config import Limits, Settings
+from parlour.config import Settings
 from parlour.events import stream
 from parlour.events.hub import Hub
 from parlour.events.realtime import Realtime
-from parlour.schemas import NON_BLANK, NON_BLANK_TEXT, SPACE
 from parlour.services import Services, build_services
 from parlour.storage.migrate import upgrade
 from parlour.storage.writer import WriteContext
@@ -50,39 +56,6 @@ async def stop_services(services: Services, realtime: Realtime) -> None:
     await realtime.stop()
     await services.writer.stop()
     await services.db.dispose()
-
-
-# Request fields whose limits are configurable (config.Limits), so the models cannot carry them:
-# create_app writes the limits in force into the OpenAPI document.
-_NAME_FIELDS = (
-    ("UpdateMeIn", "full_name"),
-    ("CreateUserIn", "full_name"),
-    ("UpdateUserIn", "full_name"),
-    ("GroupRoomIn", "name"),
-    ("RenameRoomIn", "name"),
-)
-_CONTENT_FIELDS = (("SendMessageIn", "content"), ("EditMessageIn", "content"))
-
-
-def _string_schemas(prop: dict[str, Any]) -> list[dict[str, Any]]:
-    """The string branch(es) of a property schema (`str` or `str | None`)."""
-    branches = prop.get("anyOf", [prop])
-    return [branch for branch in branches if branch.get("type") == "string"]
-
-
-def document_limits(openapi: dict[str, Any], limits: Limits) -> None:
-    schemas = openapi["components"]["schemas"]
-    # A name is trimmed, then must be 1..name_chars characters (actions.checks.check_name).
-    inner = max(limits.name_chars - 2, 0)
-    name_pattern = rf"^[{SPACE}]*{NON_BLANK}(?:[^\x00]{{0,{inner}}}{NON_BLANK})?[{SPACE}]*$"
-    for model, field in _NAME_FIELDS:
-        for branch in _string_schemas(schemas[model]["properties"][field]):
-            branch["pattern"] = name_pattern
-    for model, field in _CONTENT_FIELDS:
-        for branch in _string_schemas(schemas[model]["properties"][field]):
-            branch["maxLength"] = limits.message_chars
-    # An edit needs some text (a send may be empty when it carries attachments).
-    schemas["EditMessageIn"]["properties"]["content"]["pattern"] = NON_BLANK_TEXT
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -117,16 +90,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
-    generate_openapi = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = generate_openapi()  # also cached in app.openapi_schema
-        document_limits(document, settings.limits)
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    openapi.install(app, settings.limits)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
