@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from parlour.actions.context import Actor
+from parlour.actions.messages import do_send_message
 from parlour.actions.sending import SendRequest, store_sends
-from parlour.errors import NotFound
+from parlour.errors import InvalidInput, NotFound
 from parlour.storage.writer import WriteContext
 from tests.support import Org, OrgFactory
 
@@ -83,3 +86,25 @@ async def test_concurrent_sends_and_retries_store_each_message_once(org: Org) ->
     stored = await org[0].client.list_messages(room.id, limit=100)
     assert sorted(m.id for m in stored) == sorted(message_id for message_id, _ in sent)
     assert sorted(m.content for m in stored) == sorted(f"m{i}" for i in range(30))
+
+
+async def test_what_the_database_would_refuse_is_refused_alone(orgs: OrgFactory, org: Org) -> None:
+    """A NUL or an over-long client_id would fail a whole batch in PostgreSQL: refused first."""
+    room = await org[0].client.create_group("Guarded", [org[1].user_id])
+    assert orgs.services is not None
+    with pytest.raises(InvalidInput) as too_long:  # the action itself, whatever the transport
+        await do_send_message(orgs.services, actor_of(org, 0), room.id, "fine", "x" * 101)
+    assert too_long.value.code == "invalid_client_id"
+    async with org[0].client.events() as stream:
+        await stream.send(room.id, "nul \x00 inside", "nul-1")
+        await stream.send(room.id, "fine", "x" * 101)
+        await stream.send(room.id, "fine too", "ok-1")
+        errors = [await stream.wait_for("error", timeout=10) for _ in range(2)]
+        ack = await stream.wait_for("ack", timeout=10)
+    assert sorted(e.data["error"]["code"] for e in errors) == [
+        "invalid_characters",
+        "invalid_frame",  # the socket layer already refuses an over-long client_id
+    ]
+    assert ack.data["client_id"] == "ok-1"
+    stored = await org[1].client.list_messages(room.id)
+    assert [m.content for m in stored] == ["fine too"]

@@ -34,6 +34,12 @@ def check_group_admin(room: Room, membership: Membership) -> None:
 
 def check_name(name: str | None, limits: Limits, *, field: str = "name") -> str:
     cleaned = (name or "").strip()
+    if "\x00" in cleaned:
+        raise InvalidInput(
+            f"The {field} cannot contain NUL characters.",
+            code="invalid_characters",
+            details={"field": field},
+        )
     if not cleaned:
         raise InvalidInput(
             f"The {field} must not be empty.", code="name_required", details={"field": field}

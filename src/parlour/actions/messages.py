@@ -25,6 +25,8 @@ from parlour.storage import users as user_queries
 from parlour.storage.models import Attachment, Membership, Message, MessageVersion, Room, User
 from parlour.storage.writer import WriteContext
 
+CLIENT_ID_CHARS = 100  # the column's width
+
 
 def check_content(services: Services, content: str, *, allow_empty: bool) -> str:
     limit = services.limits.message_chars
@@ -34,6 +36,9 @@ def check_content(services: Services, content: str, *, allow_empty: bool) -> str
             code="content_too_long",
             details={"limit": limit, "length": len(content)},
         )
+    if "\x00" in content:
+        # PostgreSQL cannot store NUL in text; refused here, before it could fail a whole batch.
+        raise InvalidInput("A message cannot contain NUL characters.", code="invalid_characters")
     if not allow_empty and not content.strip():
         raise InvalidInput("A message needs some content.", code="content_required")
     return content
@@ -78,8 +83,15 @@ async def do_send_message(
     `client_id` returns the first message, whatever the retry carries.
     """
     check_content(services, content, allow_empty=bool(attachment_ids))
-    if client_id is not None and not client_id.strip():
-        raise InvalidInput("client_id must not be blank.", code="invalid_client_id")
+    if client_id is not None and (
+        not client_id.strip() or len(client_id) > CLIENT_ID_CHARS or "\x00" in client_id
+    ):
+        # Checked here, not left to the column: a value the database refuses would fail the
+        # whole batch of sends it was folded into.
+        raise InvalidInput(
+            f"client_id must be 1 to {CLIENT_ID_CHARS} characters, without NUL.",
+            code="invalid_client_id",
+        )
     if len(attachment_ids) > 20:
         raise InvalidInput("At most 20 attachments per message.", code="too_many_attachments")
     if not attachment_ids:
