@@ -64,6 +64,7 @@ class BenchContext:
     progress: Progress
     out_dir: Path  # scratch space for this run (data dirs, raw samples)
     notes: list[str] = field(default_factory=list)  # free text for the doc (how we know, caveats)
+    profile: bool = False  # run py-spy on the server under test (bench.profiling)
 
     def task(self, description: str, total: float | None) -> TaskID:
         return self.progress.add_task(description, total=total)
