@@ -1,0 +1,1363 @@
+"""A Hypothesis stateful model of authorization, run against a real `parlour serve` process.
+
+Two organizations; users join (created by an admin), are removed from rooms, leave, log out and
+are deactivated; rooms are created, renamed and re-membered; messages are sent (REST and socket),
+edited, deleted and read; attachments are uploaded and posted. Every rule acts through the public
+HTTP API as a chosen actor, including actions the model says must be refused, and checks the
+server's verdict against the model's. After every step the invariants compare, for every user,
+what the server lets them list, fetch, search, download and count as unread with what the model
+says they may see, and what arrived on their socket with the events the model says they are owed.
+
+The socket barrier is deterministic: a per-organization "beacon" user posts a marker message into
+a "barrier" group that every user of the organization is in. The hub delivers events in stream
+order, so once a user's socket has shown the marker, every earlier event owed to them has arrived.
+
+Knobs for the long run: PARLOUR_MODEL_EXAMPLES, PARLOUR_MODEL_STEPS, and PARLOUR_MODEL_REPORT (a
+file to which a JSON line {"examples", "steps"} is appended when the run ends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from parlour.client import ConnectionLost, Event, EventStream, ParlourClient, SessionRevoked
+from tests.support import PASSWORD, OrgFactory, ServerProcess
+
+T = TypeVar("T")
+
+EXAMPLES = int(os.environ.get("PARLOUR_MODEL_EXAMPLES", "10"))
+STEPS = int(os.environ.get("PARLOUR_MODEL_STEPS", "20"))
+REPORT = os.environ.get("PARLOUR_MODEL_REPORT")
+
+API = "/api/v1"
+PROBE = "zebra"
+WORDS = [PROBE, "plain", "hello", "quiet"]
+MAX_USERS_PER_ORG = 5  # model users, the beacon not counted
+WAIT = 10.0  # seconds a frame we are owed may take; reaching it is a failure, not a pause
+DURABLE = frozenset(
+    {
+        "message.created",
+        "message.updated",
+        "message.deleted",
+        "room.created",
+        "room.updated",
+        "room.member_added",
+        "room.member_removed",
+        "unread.updated",
+    }
+)
+ROOM_SCOPED = frozenset({"typing"})
+
+
+# -- a private event loop in a thread: the machine is sync, the SDK async ---------------------
+
+
+class LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@dataclass
+class Env:
+    server: ServerProcess
+    loop: LoopThread
+    factory: OrgFactory
+    examples: int = 0
+    steps: int = 0
+    rules: dict[str, int] = field(default_factory=dict)
+
+
+# -- the model ---------------------------------------------------------------------------------
+
+
+@dataclass
+class MUser:
+    uid: str
+    org: int
+    name: str
+    email: str
+    admin: bool
+    client: ParlourClient
+    beacon: bool = False
+    active: bool = True
+    password: str = PASSWORD
+    token: str | None = None
+    stream: EventStream | None = None
+    pending: list[Event] = field(default_factory=list)
+    expected: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+@dataclass
+class MRoom:
+    rid: str
+    org: int
+    type: str
+    name: str
+    members: list[str]  # membership order (the server's membership id order)
+    admins: set[str]
+    read: dict[str, int]  # member -> last read seq
+    barrier: bool = False
+
+
+@dataclass
+class MMsg:
+    mid: str
+    rid: str
+    author: str
+    seq: int
+    versions: list[str]
+    deleted: bool = False
+    attachments: list[str] = field(default_factory=list)
+    client_id: str | None = None
+
+    @property
+    def content(self) -> str:
+        return "" if self.deleted else self.versions[-1]
+
+
+@dataclass
+class MAtt:
+    aid: str
+    org: int
+    uploader: str
+    url: str
+    data: bytes
+    mid: str | None = None
+
+
+def ok(status: int) -> bool:
+    return 200 <= status < 300
+
+
+def pick(items: list[T], index: int) -> T:
+    return items[index % len(items)]
+
+
+INDEX = st.integers(min_value=0, max_value=10_000)
+
+
+class AuthzMachine(RuleBasedStateMachine):
+    env: Env  # set by the test before the run
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.users: dict[str, MUser] = {}
+        self.rooms: dict[str, MRoom] = {}
+        self.msgs: dict[str, MMsg] = {}
+        self.atts: dict[str, MAtt] = {}
+        self.seq = 0
+        self.counter = 0
+        self.tick = 0
+        self.touched: set[str] = set()  # attachments whose visibility may have changed
+        self.beacons: list[MUser] = []
+        self.barrier_rooms: list[str] = []
+        self.allowed_before: dict[str, set[str]] = {}
+        self.members_before: dict[str, set[str]] = {}
+        self.env.examples += 1
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.env.loop.run(coro)
+
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    async def _req(
+        self,
+        user: MUser,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {user.token}"} if user.token else {}
+        response = await user.client._http.request(
+            method, path, json=body, params=params, files=files, headers=headers
+        )
+        data: Any = None
+        if response.content:
+            try:
+                data = response.json()
+            except json.JSONDecodeError:
+                data = response.content
+        return response.status_code, data
+
+    def req(self, user: MUser, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        return self.run(self._req(user, method, path, **kwargs))
+
+    def gather(self, calls: list[Awaitable[T]]) -> list[T]:
+        async def all_of() -> list[T]:
+            return list(await asyncio.gather(*calls))
+
+        return self.run(all_of())
+
+    def step(self) -> None:
+        self.env.steps += 1
+        name = sys._getframe(1).f_code.co_name
+        self.env.rules[name] = self.env.rules.get(name, 0) + 1
+
+    def model_users(self, org: int | None = None) -> list[MUser]:
+        return [u for u in self.users.values() if not u.beacon and (org is None or u.org == org)]
+
+    def active_users(self) -> list[MUser]:
+        return [u for u in self.users.values() if u.active and not u.beacon]
+
+    def listening(self) -> list[MUser]:
+        return [u for u in self.users.values() if u.stream is not None]
+
+    def rooms_of(self, user: MUser) -> set[str]:
+        return {r.rid for r in self.rooms.values() if user.uid in r.members}
+
+    def unread(self, user: MUser, room: MRoom) -> int:
+        pointer = room.read[user.uid]
+        return sum(
+            1
+            for m in self.msgs.values()
+            if m.rid == room.rid and m.seq > pointer and m.author != user.uid and not m.deleted
+        )
+
+    def unread_map(self, user: MUser) -> dict[str, int]:
+        counts = {rid: self.unread(user, self.rooms[rid]) for rid in self.rooms_of(user)}
+        return {rid: n for rid, n in counts.items() if n}
+
+    def room_name(self, room: MRoom, viewer: MUser) -> str:
+        if room.type == "group":
+            return room.name
+        other = next(uid for uid in room.members if uid != viewer.uid)
+        return self.users[other].name
+
+    def expect_room_event(self, kind: str, room: MRoom, recipients: list[str]) -> None:
+        for uid in recipients:
+            self.users[uid].expected.append((kind, room.rid, frozenset(room.members)))
+
+    def expect_message_event(self, kind: str, msg: MMsg) -> None:
+        for uid in self.rooms[msg.rid].members:
+            self.users[uid].expected.append((kind, msg.mid, msg.content, msg.deleted))
+
+    def expect_unread_event(self, user: MUser, room: MRoom) -> None:
+        total = sum(self.unread_map(user).values())
+        user.expected.append(("unread.updated", room.rid, self.unread(user, room), total))
+
+    def add_message(self, data: dict[str, Any], author: MUser, room: MRoom) -> MMsg:
+        self.seq += 1
+        msg = MMsg(
+            data["id"],
+            room.rid,
+            author.uid,
+            self.seq,
+            [data["content"]],
+            client_id=data.get("client_id"),
+            attachments=[a["id"] for a in data.get("attachments", [])],
+        )
+        self.msgs[msg.mid] = msg
+        for aid in msg.attachments:
+            self.atts[aid].mid = msg.mid
+            self.touched.add(aid)
+        self.expect_message_event("message.created", msg)
+        return msg
+
+    def check_verdict(self, what: str, status: int, data: Any, expected: int | set[int]) -> None:
+        allowed = {expected} if isinstance(expected, int) else expected
+        assert status in allowed, f"{what}: server answered {status} {data!r}, model says {allowed}"
+        if not ok(status):
+            assert isinstance(data, dict), f"{what}: error without a body"
+            assert isinstance(data.get("error", {}).get("code"), str), f"{what}: {data!r}"
+
+    # -- sockets -------------------------------------------------------------------------------
+
+    async def _collect(self, user: MUser, until: Callable[[Event], bool]) -> Event:
+        stream = user.stream
+        assert stream is not None
+
+        def record(event: Event) -> bool:
+            user.pending.append(event)
+            return until(event)
+
+        return await stream.wait_for(record, timeout=WAIT)
+
+    def collect(self, user: MUser, until: Callable[[Event], bool]) -> Event:
+        return self.run(self._collect(user, until))
+
+    async def _open_stream(self, user: MUser) -> None:
+        stream = user.client.events(reconnect=False)
+        await stream.connect()
+        hello = await stream.wait_for("hello", timeout=WAIT)
+        assert hello["user"]["id"] == user.uid
+        user.stream = stream
+
+    def login(self, user: MUser) -> None:
+        self.run(self._login(user))
+
+    async def _login(self, user: MUser) -> None:
+        await user.client.login(user.email, user.password)
+        user.token = user.client.token
+        await self._open_stream(user)
+
+    def ws_frame(self, user: MUser, frame: dict[str, Any]) -> list[Event]:
+        """Send a frame, then a ping; return the error frames that came before the pong."""
+        assert user.stream is not None
+        start = len(user.pending)
+
+        async def go() -> None:
+            assert user.stream is not None
+            await user.stream._send_frame(frame)
+            await user.stream.ping()
+
+        self.run(go())
+        self.collect(user, lambda e: e.type == "pong")
+        errors = [e for e in user.pending[start:] if e.type == "error"]
+        user.pending[start:] = [e for e in user.pending[start:] if e.type not in ("error", "pong")]
+        return errors
+
+    def close_stream_revoked(self, user: MUser) -> None:
+        """The user's socket must be closed with 4401 (revoked) within the wait."""
+        stream = user.stream
+        assert stream is not None
+
+        def never(event: Event) -> bool:
+            return False
+
+        async def until_closed() -> None:
+            with contextlib.suppress(SessionRevoked):
+                await stream.wait_for(never, timeout=WAIT)
+                raise AssertionError("the stream ended without a 4401 close")
+
+        self.run(until_closed())
+        self.run(stream.close())
+        user.stream = None
+        user.pending.clear()
+        user.expected.clear()
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    @initialize()
+    def setup(self) -> None:
+        """Two organizations, each: an org admin, two members the admin creates over REST, and
+        the beacon with its barrier room. Built concurrently: argon2 makes users expensive."""
+        slots: list[Any] = [None, None]
+        self.beacons = list(slots)
+        self.barrier_rooms = list(slots)
+
+        async def both() -> None:
+            await asyncio.gather(self._setup_org(0), self._setup_org(1))
+
+        self.run(both())
+        self.allowed_before = {u.uid: self.rooms_of(u) for u in self.users.values()}
+        self.members_before = {r.rid: set(r.members) for r in self.rooms.values()}
+
+    async def _setup_org(self, org_index: int) -> None:
+        factory = self.env.factory
+        org = await factory.create([], login=False)
+        admin_member = await factory.add_user(org, "Ada Admin", is_admin=True, login=False)
+        beacon_member = await factory.add_user(org, "Bea Beacon", login=False)
+        admin = self.new_user(org_index, admin_member.user_id, "Ada Admin", admin_member.email)
+        admin.admin = True
+        beacon = self.new_user(org_index, beacon_member.user_id, "Bea Beacon", beacon_member.email)
+        beacon.beacon = True
+        self.beacons[org_index] = beacon
+        await asyncio.gather(
+            admin.client.login(admin.email, PASSWORD), beacon.client.login(beacon.email, PASSWORD)
+        )
+        admin.token, beacon.token = admin.client.token, beacon.client.token
+        extra = await asyncio.gather(
+            *(self._create_user_as(admin, name, expect=201) for name in ("Cyd Cole", "Dov Dunn"))
+        )
+        members = [u for u in extra if u is not None]
+        # Sockets first: every event of the seeding below is owed to them.
+        await asyncio.gather(self._open_stream(admin), *(self._login(u) for u in members))
+        cyd, dov = members
+        barrier = await self._seed_group(beacon, f"Barrier {org_index}", [admin, cyd, dov])
+        barrier.barrier = True
+        self.barrier_rooms[org_index] = barrier.rid
+        # Something to act on from the first step: a group without Dov, a direct room, messages
+        # (one with an attachment, one with the probe word).
+        group = await self._seed_group(admin, f"Seed {org_index}", [cyd])
+        status, data = await self._req(
+            cyd, "POST", f"{API}/rooms", body={"type": "direct", "user_id": dov.uid}
+        )
+        assert status == 201, data
+        direct = MRoom(data["id"], org_index, "direct", "", [cyd.uid, dov.uid], set(), {})
+        direct.read = dict.fromkeys(direct.members, 0)
+        self.rooms[direct.rid] = direct
+        self.expect_room_event("room.created", direct, direct.members)
+        attachment = await self._upload(admin)
+        for author, room, content, files in (
+            (admin, group, f"{PROBE} seed {org_index}", [attachment.aid]),
+            (cyd, group, f"hello seed {org_index}", []),
+            (dov, direct, f"{PROBE} direct seed {org_index}", []),
+        ):
+            body = {"content": content, "client_id": uuid.uuid4().hex, "attachment_ids": files}
+            status, data = await self._req(
+                author, "POST", f"{API}/rooms/{room.rid}/messages", body=body
+            )
+            assert status == 201, data
+            self.add_message(data, author, room)
+
+    async def _seed_group(self, creator: MUser, name: str, others: list[MUser]) -> MRoom:
+        body = {"type": "group", "name": name, "member_ids": [u.uid for u in others]}
+        status, data = await self._req(creator, "POST", f"{API}/rooms", body=body)
+        assert status == 201, data
+        everyone = [creator.uid] + [u.uid for u in others]
+        room = MRoom(data["id"], creator.org, "group", name, everyone, {creator.uid}, {})
+        room.read = dict.fromkeys(everyone, 0)
+        self.rooms[room.rid] = room
+        self.expect_room_event("room.created", room, room.members)
+        return room
+
+    def new_user(self, org: int, uid: str, name: str, email: str) -> MUser:
+        # Drop idle connections well before the server's keep-alive timeout (5 s), so a request
+        # never races the server closing the connection it is about to reuse.
+        transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(keepalive_expiry=1.0))
+        client = ParlourClient(self.env.server.base_url, timeout=30, transport=transport)
+        user = MUser(uid, org, name, email, False, client)
+        self.users[uid] = user
+        return user
+
+    def create_user_as(self, actor: MUser, name: str, *, expect: int) -> MUser | None:
+        return self.run(self._create_user_as(actor, name, expect=expect))
+
+    async def _create_user_as(self, actor: MUser, name: str, *, expect: int) -> MUser | None:
+        email = f"{name.split()[0].lower()}.{uuid.uuid4().hex[:12]}@example.test"
+        status, data = await self._req(
+            actor,
+            "POST",
+            f"{API}/users",
+            body={"email": email, "full_name": name, "password": PASSWORD},
+        )
+        self.check_verdict("create user", status, data, expect)
+        if not ok(status):
+            return None
+        assert data["email"] == email
+        assert data["is_active"]
+        assert not data["is_admin"]
+        return self.new_user(actor.org, data["id"], name, email)
+
+    def teardown(self) -> None:
+        async def close_all() -> None:
+            for user in self.users.values():
+                if user.stream is not None:
+                    await user.stream.close()
+                await user.client.aclose()
+
+        self.run(close_all())
+
+    # -- rules: users --------------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.model_users()) < 2 * MAX_USERS_PER_ORG)
+    @rule(actor=INDEX, name=st.sampled_from(["Eve Joiner", "Fay Joiner", "Gil Joiner"]))
+    def user_joins(self, actor: int, name: str) -> None:
+        """An org admin creates a user; anyone else is refused. The beacon adds them to the
+        barrier room, so they hear the barrier like everyone."""
+        self.step()
+        who = pick(self.model_users(), actor)
+        if len(self.model_users(who.org)) >= MAX_USERS_PER_ORG:
+            return
+        expect = 401 if not who.active else (201 if who.admin else 403)
+        user = self.create_user_as(who, name, expect=expect)
+        if user is None:
+            return
+        self.login(user)
+        beacon = self.beacons[user.org]
+        barrier = self.rooms[self.barrier_rooms[user.org]]
+        status, data = self.req(
+            beacon, "POST", f"{API}/rooms/{barrier.rid}/members", body={"user_ids": [user.uid]}
+        )
+        assert status == 200, data
+        barrier.members.append(user.uid)
+        barrier.read[user.uid] = self.last_seq(barrier)
+        self.expect_room_event("room.member_added", barrier, barrier.members)
+
+    def touch_room(self, rid: str) -> None:
+        for att in self.atts.values():
+            if att.mid is not None and self.msgs[att.mid].rid == rid:
+                self.touched.add(att.aid)
+
+    def last_seq(self, room: MRoom) -> int:
+        return max((m.seq for m in self.msgs.values() if m.rid == room.rid), default=0)
+
+    @rule(actor=INDEX, other=INDEX)
+    def deactivate(self, actor: int, other: int) -> None:
+        self.step()
+        who = pick(self.model_users(), actor)
+        whom = pick(self.model_users(), other)
+        if not who.active:
+            expect = 401
+        elif not who.admin:
+            expect = 403
+        elif whom.org != who.org:
+            expect = 404
+        elif whom.uid == who.uid:
+            expect = 409
+        else:
+            expect = 200
+        status, data = self.req(who, "PATCH", f"{API}/users/{whom.uid}", body={"is_active": False})
+        self.check_verdict("deactivate", status, data, expect)
+        if ok(status):
+            assert data["id"] == whom.uid
+            assert data["is_active"] is False
+            if whom.active:
+                whom.active = False
+                self.close_stream_revoked(whom)
+
+    @rule(actor=INDEX)
+    def logout_and_back(self, actor: int) -> None:
+        """Logout revokes the token at once and closes the socket (4401); a new login works, a
+        deactivated user's login is refused."""
+        self.step()
+        who = pick(self.model_users(), actor)
+        if not who.active:
+            status, data = self.req(
+                who,
+                "POST",
+                f"{API}/auth/login",
+                body={"email": who.email, "password": who.password},
+            )
+            # 429 once the per-account failure limit is hit: still a refusal.
+            self.check_verdict("deactivated login", status, data, {401, 429})
+            self.check_revoked_socket(who)
+            return
+        old = who.token
+        status, data = self.req(who, "POST", f"{API}/auth/logout")
+        self.check_verdict("logout", status, data, 204)
+        self.close_stream_revoked(who)
+        status, data = self.req(who, "GET", f"{API}/users/me")
+        self.check_verdict("me after logout", status, data, 401)
+        self.check_revoked_socket(who)
+        self.login(who)
+        assert who.token != old
+
+    def check_revoked_socket(self, user: MUser) -> None:
+        async def attempt() -> None:
+            stream = user.client.events(reconnect=False)
+            stream._token = user.token
+            try:
+                await stream.connect()
+            except (SessionRevoked, InvalidStatus, ConnectionClosed, ConnectionLost):
+                return
+            finally:
+                await stream.close()
+            raise AssertionError(f"a revoked token opened a socket for {user.name}")
+
+        self.run(attempt())
+
+    # -- rules: rooms --------------------------------------------------------------------------
+
+    @rule(actor=INDEX, other=INDEX)
+    def open_direct(self, actor: int, other: int) -> None:
+        self.step()
+        who = pick(self.model_users(), actor)
+        whom = pick(self.model_users(), other)
+        existing = next(
+            (
+                r
+                for r in self.rooms.values()
+                if r.type == "direct" and set(r.members) == {who.uid, whom.uid}
+            ),
+            None,
+        )
+        if not who.active:
+            expect: int | set[int] = 401
+        elif whom.uid == who.uid:
+            expect = {400, 422}
+        elif whom.org != who.org or not whom.active:
+            expect = 404
+        else:
+            expect = 200 if existing else 201
+        status, data = self.req(
+            who, "POST", f"{API}/rooms", body={"type": "direct", "user_id": whom.uid}
+        )
+        self.check_verdict("open direct", status, data, expect)
+        if status == 200:
+            assert existing is not None
+            assert data["id"] == existing.rid
+        elif status == 201:
+            room = MRoom(data["id"], who.org, "direct", "", [who.uid, whom.uid], set(), {})
+            room.read = {who.uid: 0, whom.uid: 0}
+            self.rooms[room.rid] = room
+            self.expect_room_event("room.created", room, room.members)
+
+    @rule(actor=INDEX, members=st.lists(INDEX, max_size=3))
+    def create_group(self, actor: int, members: list[int]) -> None:
+        self.step()
+        who = pick(self.model_users(), actor)
+        chosen = [pick(self.model_users(), i) for i in members]
+        everyone = list(dict.fromkeys([who.uid, *(u.uid for u in chosen)]))
+        if not who.active:
+            expect = 401
+        elif any(self.users[uid].org != who.org or not self.users[uid].active for uid in everyone):
+            expect = 404
+        else:
+            expect = 201
+        name = self.fresh("Group ")
+        status, data = self.req(
+            who,
+            "POST",
+            f"{API}/rooms",
+            body={"type": "group", "name": name, "member_ids": [u.uid for u in chosen]},
+        )
+        self.check_verdict("create group", status, data, expect)
+        if ok(status):
+            room = MRoom(data["id"], who.org, "group", name, everyone, {who.uid}, {})
+            room.read = dict.fromkeys(everyone, 0)
+            self.rooms[room.rid] = room
+            self.expect_room_event("room.created", room, room.members)
+
+    def pick_room(self, index: int, *, barrier: bool = True) -> MRoom | None:
+        rooms = [r for r in self.rooms.values() if barrier or not r.barrier]
+        return pick(rooms, index) if rooms else None
+
+    def room_verdict(self, who: MUser, room: MRoom) -> int:
+        """401 for a dead session, 404 for anyone not a member now, else 0 (go on)."""
+        if not who.active:
+            return 401
+        if who.uid not in room.members:
+            return 404
+        return 0
+
+    @rule(actor=INDEX, room=INDEX)
+    def rename(self, actor: int, room: int) -> None:
+        self.step()
+        who = pick(self.model_users(), actor)
+        target = self.pick_room(room)
+        if target is None:
+            return
+        expect = self.room_verdict(who, target)
+        if not expect:
+            expect = 403 if target.type != "group" or who.uid not in target.admins else 200
+        name = self.fresh("Renamed ")
+        status, data = self.req(who, "PATCH", f"{API}/rooms/{target.rid}", body={"name": name})
+        self.check_verdict("rename", status, data, expect)
+        if ok(status):
+            assert data["name"] == name
+            target.name = name
+            self.expect_room_event("room.updated", target, target.members)
+
+    @rule(actor=INDEX, room=INDEX, other=INDEX)
+    def add_member(self, actor: int, room: int, other: int) -> None:
+        self.step()
+        who = pick(self.model_users(), actor)
+        whom = pick(self.model_users(), other)
+        chosen = self.pick_room(room, barrier=False)
+        if chosen is None:
+            return
+        expect = self.room_verdict(who, chosen)
+        if not expect:
+            if chosen.type != "group" or who.uid not in chosen.admins:
+                expect = 403
+            elif whom.org != who.org or not whom.active:
+                expect = 404
+            else:
+                expect = 200
+        status, data = self.req(
+            who, "POST", f"{API}/rooms/{chosen.rid}/members", body={"user_ids": [whom.uid]}
+        )
+        self.check_verdict("add member", status, data, expect)
+        if ok(status) and whom.uid not in chosen.members:
+            chosen.members.append(whom.uid)
+            self.touch_room(chosen.rid)
+            chosen.read[whom.uid] = self.last_seq(chosen)
+            self.expect_room_event("room.member_added", chosen, chosen.members)
+        if ok(status):
+            assert {u["id"] for u in data["members"]} == set(chosen.members)
+
+    @rule(actor=INDEX, room=INDEX, other=INDEX, leave=st.booleans())
+    def remove_member(self, actor: int, room: int, other: int, leave: bool) -> None:
+        self.step()
+        who = pick(self.model_users(), actor)
+        whom = who if leave else pick(self.model_users(), other)
+        chosen = self.pick_room(room, barrier=False)
+        if chosen is None:
+            return
+        expect = self.room_verdict(who, chosen)
+        if not expect:
+            if whom.uid != who.uid:
+                if chosen.type != "group" or who.uid not in chosen.admins:
+                    expect = 403
+            elif chosen.type != "group":
+                expect = 409
+        if not expect:
+            expect = 204 if whom.uid in chosen.members else 404
+        status, data = self.req(who, "DELETE", f"{API}/rooms/{chosen.rid}/members/{whom.uid}")
+        self.check_verdict("remove member", status, data, expect)
+        if ok(status):
+            recipients = list(chosen.members)
+            chosen.members.remove(whom.uid)
+            self.touch_room(chosen.rid)
+            chosen.admins.discard(whom.uid)
+            del chosen.read[whom.uid]
+            if chosen.members and not chosen.admins:
+                chosen.admins.add(chosen.members[0])
+            self.expect_room_event("room.member_removed", chosen, recipients)
+
+    # -- rules: messages -----------------------------------------------------------------------
+
+    def content(self, word: int) -> str:
+        text = f"{pick(WORDS, word)} {self.fresh('m')}"
+        if word % 3 == 0:
+            # Mention someone, maybe outside the room or the organization.
+            text += f" @{pick(list(self.users.values()), word // 3).name}"
+        return text
+
+    def check_mentions(self, data: dict[str, Any], room: MRoom) -> None:
+        """Mentions resolve only to current members of the room: naming anyone else leaks
+        nothing about them (no id, no notification)."""
+        mentions = set(data["mentions"])
+        assert mentions <= set(room.members), (data["content"], mentions, room.members)
+        named = data["content"].split("@", 1)[1] if "@" in data["content"] else None
+        if named is not None:
+            holders = [uid for uid in room.members if self.users[uid].name == named]
+            if holders:
+                assert mentions == {holders[0]}, (data["content"], mentions, holders)
+            else:
+                assert mentions == set(), (data["content"], mentions)
+
+    @rule(actor=INDEX, room=INDEX, word=INDEX, attach=st.sampled_from(["none", "own", "stolen"]))
+    def send_rest(self, actor: int, room: int, word: int, attach: str) -> None:
+        self.step()
+        who = pick(self.model_users(), actor)
+        chosen = self.pick_room(room)
+        if chosen is None:
+            return
+        attachment_ids: list[str] = []
+        if attach == "own" and who.active:
+            attachment_ids = [self.upload(who).aid]
+        elif attach == "stolen":
+            taken = [a for a in self.atts.values() if a.uploader != who.uid or a.mid is not None]
+            if taken:
+                attachment_ids = [pick(taken, word).aid]
+        expect = self.room_verdict(who, chosen)
+        if not expect:
+            expect = 404 if attach == "stolen" and attachment_ids else 201
+        body: dict[str, Any] = {"content": self.content(word), "client_id": uuid.uuid4().hex}
+        if attachment_ids:
+            body["attachment_ids"] = attachment_ids
+        status, data = self.req(who, "POST", f"{API}/rooms/{chosen.rid}/messages", body=body)
+        self.check_verdict("send", status, data, expect)
+        if ok(status):
+            assert data["room_id"] == chosen.rid
+            assert data["content"] == body["content"]
+            assert [a["id"] for a in data["attachments"]] == attachment_ids
+            self.check_mentions(data, chosen)
+            self.add_message(data, who, chosen)
+
+    def upload(self, who: MUser) -> MAtt:
+        return self.run(self._upload(who))
+
+    async def _upload(self, who: MUser) -> MAtt:
+        payload = f"file {self.fresh('a')}".encode()
+        status, data = await self._req(
+            who, "POST", f"{API}/attachments", files={"file": ("note.txt", payload, "text/plain")}
+        )
+        self.check_verdict("upload", status, data, 401 if not who.active else 201)
+        att = MAtt(data["id"], who.org, who.uid, data["url"], payload)
+        self.atts[att.aid] = att
+        self.touched.add(att.aid)
+        return att
+
+    @precondition(lambda self: self.active_users())
+    @rule(actor=INDEX)
+    def upload_only(self, actor: int) -> None:
+        self.step()
+        self.upload(pick(self.active_users(), actor))
+
+    @rule(actor=INDEX, message=INDEX)
+    def retry_client_id(self, actor: int, message: int) -> None:
+        """The same client_id from its sender returns the first message (200), wherever the
+        retry is aimed; it never stores a second one."""
+        self.step()
+        mine = [m for m in self.msgs.values() if m.client_id]
+        if not mine:
+            return
+        msg = pick(mine, message)
+        who = self.users[msg.author]
+        room = pick(list(self.rooms.values()), message)
+        status, data = self.req(
+            who,
+            "POST",
+            f"{API}/rooms/{room.rid}/messages",
+            body={"content": "retry", "client_id": msg.client_id},
+        )
+        self.check_verdict("retry", status, data, 401 if not who.active else 200)
+        if ok(status):
+            assert data["id"] == msg.mid
+            assert data["room_id"] == msg.rid
+
+    @rule(actor=INDEX, room=INDEX, word=INDEX)
+    def send_socket(self, actor: int, room: int, word: int) -> None:
+        self.step()
+        listeners = self.listening()
+        chosen = self.pick_room(room)
+        if chosen is None or not listeners:
+            return
+        who = pick(listeners, actor)
+        client_id = uuid.uuid4().hex
+        content = self.content(word)
+        assert who.stream is not None
+        self.run(who.stream.send(chosen.rid, content, client_id))
+        answer = self.collect(
+            who, lambda e: e.type in ("ack", "error") and e.get("client_id") == client_id
+        )
+        who.pending.remove(answer)
+        if who.uid in chosen.members:
+            assert answer.type == "ack", answer.data
+            data = answer["message"]
+            assert data["room_id"] == chosen.rid
+            assert data["content"] == content
+            self.check_mentions(data, chosen)
+            self.add_message(data, who, chosen)
+        else:
+            assert answer.type == "error", answer.data
+            assert answer["error"]["code"] == "room_not_found", answer.data
+
+    @rule(actor=INDEX, room=INDEX)
+    def typing(self, actor: int, room: int) -> None:
+        self.step()
+        listeners = self.listening()
+        chosen = self.pick_room(room)
+        if chosen is None or not listeners:
+            return
+        who = pick(listeners, actor)
+        errors = self.ws_frame(who, {"type": "typing", "room_id": chosen.rid})
+        if who.uid in chosen.members:
+            assert errors == [], [e.data for e in errors]
+        else:
+            assert [e["error"]["code"] for e in errors] == ["room_not_found"]
+
+    @rule(actor=INDEX, room=INDEX, message=INDEX, socket=st.booleans())
+    def mark_read(self, actor: int, room: int, message: int, socket: bool) -> None:
+        self.step()
+        chosen = self.pick_room(room)
+        if chosen is None or not self.msgs:
+            return
+        in_room = [m for m in self.msgs.values() if m.rid == chosen.rid]
+        msg = (
+            pick(in_room, message)
+            if in_room and message % 4
+            else pick(list(self.msgs.values()), message)
+        )
+        listeners = self.listening()
+        if socket and listeners:
+            who = pick(listeners, actor)
+        else:
+            socket = False
+            who = pick(self.model_users(), actor)
+        expect = self.room_verdict(who, chosen)
+        if not expect:
+            expect = 404 if msg.rid != chosen.rid else 204
+        if socket:
+            errors = self.ws_frame(
+                who, {"type": "read", "room_id": chosen.rid, "message_id": msg.mid}
+            )
+            if expect == 204:
+                assert errors == [], [e.data for e in errors]
+            else:
+                codes = [e["error"]["code"] for e in errors]
+                assert codes in (["room_not_found"], ["message_not_found"]), codes
+            status = 204 if not errors else 404
+        else:
+            status, data = self.req(
+                who, "POST", f"{API}/rooms/{chosen.rid}/read", body={"message_id": msg.mid}
+            )
+            self.check_verdict("mark read", status, data, expect)
+        if ok(status) and msg.seq > chosen.read[who.uid]:
+            chosen.read[who.uid] = msg.seq
+            self.expect_unread_event(who, chosen)
+
+    @rule(actor=INDEX, message=INDEX, word=INDEX)
+    def edit(self, actor: int, message: int, word: int) -> None:
+        self.step()
+        if not self.msgs:
+            return
+        who = pick(self.model_users(), actor)
+        msg = pick(list(self.msgs.values()), message)
+        expect = self.room_verdict(who, self.rooms[msg.rid])
+        if not expect:
+            expect = 403 if msg.author != who.uid else (422 if msg.deleted else 200)
+        content = self.content(word)
+        status, data = self.req(
+            who, "PATCH", f"{API}/messages/{msg.mid}", body={"content": content}
+        )
+        self.check_verdict("edit", status, data, {400, 422} if expect == 422 else expect)
+        if ok(status):
+            assert data["content"] == content
+            assert data["edited_at"]
+            self.check_mentions(data, self.rooms[msg.rid])
+            msg.versions.append(content)
+            self.expect_message_event("message.updated", msg)
+
+    @rule(actor=INDEX, message=INDEX)
+    def delete(self, actor: int, message: int) -> None:
+        self.step()
+        if not self.msgs:
+            return
+        who = pick(self.model_users(), actor)
+        msg = pick(list(self.msgs.values()), message)
+        room = self.rooms[msg.rid]
+        expect = self.room_verdict(who, room)
+        if not expect:
+            may = msg.author == who.uid or (room.type == "group" and who.uid in room.admins)
+            expect = 204 if may else 403
+        status, data = self.req(who, "DELETE", f"{API}/messages/{msg.mid}")
+        self.check_verdict("delete", status, data, expect)
+        if ok(status) and not msg.deleted:
+            affected = [
+                uid for uid in room.members if room.read[uid] < msg.seq and uid != msg.author
+            ]
+            msg.deleted = True
+            self.touch_room(msg.rid)
+            self.expect_message_event("message.deleted", msg)
+            for uid in affected:
+                self.expect_unread_event(self.users[uid], room)
+
+    @rule(actor=INDEX, message=INDEX)
+    def history(self, actor: int, message: int) -> None:
+        self.step()
+        if not self.msgs:
+            return
+        who = pick(self.model_users(), actor)
+        msg = pick(list(self.msgs.values()), message)
+        expect = self.room_verdict(who, self.rooms[msg.rid]) or 200
+        status, data = self.req(who, "GET", f"{API}/messages/{msg.mid}/history")
+        self.check_verdict("history", status, data, expect)
+        if ok(status):
+            versions = [v["content"] for v in data]
+            # Deleting blanks the current version; the earlier ones stay.
+            want = [*msg.versions[:-1], ""] if msg.deleted else msg.versions
+            assert versions == want, (versions, msg)
+
+    @rule(
+        actor=INDEX,
+        frame=st.sampled_from(
+            [
+                "not json",
+                "[1, 2]",
+                '{"type": "subscribe", "room_id": "x"}',
+                '{"type": "send", "room_id": 5}',
+                '{"type": "read", "room_id": "nope"}',
+                '{"no": "type"}',
+            ]
+        ),
+    )
+    def bad_frame(self, actor: int, frame: str) -> None:
+        """A malformed or unknown frame gets an error frame; the socket stays up."""
+        self.step()
+        listeners = self.listening()
+        if not listeners:
+            return
+        who = pick(listeners, actor)
+        assert who.stream is not None
+        start = len(who.pending)
+
+        async def go() -> None:
+            assert who.stream is not None
+            assert who.stream._ws is not None
+            await who.stream._ws.send(frame)
+            await who.stream.ping()
+
+        self.run(go())
+        self.collect(who, lambda e: e.type == "pong")
+        errors = [e for e in who.pending[start:] if e.type == "error"]
+        who.pending[start:] = [e for e in who.pending[start:] if e.type not in ("error", "pong")]
+        assert len(errors) == 1, [e.data for e in errors]
+
+    @rule(actor=INDEX, room=INDEX, word=INDEX, leave=st.booleans())
+    def resume_after_gap(self, actor: int, room: int, word: int, leave: bool) -> None:
+        """A listener drops its socket; meanwhile it may leave a room, and someone posts there.
+        Reconnecting with `since` must replay exactly what it is owed: its own removal notice,
+        never the message posted after it left."""
+        self.step()
+        listeners = self.listening()
+        chosen = self.pick_room(room, barrier=False)
+        if not listeners or chosen is None:
+            return
+        who = pick(listeners, actor)
+        assert who.stream is not None
+        cursor = who.stream.last_cursor
+        self.run(who.stream.close())
+        who.stream = None
+        if leave and chosen.type == "group" and who.uid in chosen.members:
+            status, data = self.req(who, "DELETE", f"{API}/rooms/{chosen.rid}/members/{who.uid}")
+            self.check_verdict("leave while away", status, data, 204)
+            recipients = list(chosen.members)
+            chosen.members.remove(who.uid)
+            self.touch_room(chosen.rid)
+            chosen.admins.discard(who.uid)
+            del chosen.read[who.uid]
+            if chosen.members and not chosen.admins:
+                chosen.admins.add(chosen.members[0])
+            self.expect_room_event("room.member_removed", chosen, recipients)
+        posters = [self.users[uid] for uid in chosen.members if self.users[uid].active]
+        if posters:
+            poster = pick(posters, word)
+            body = {"content": self.content(word), "client_id": uuid.uuid4().hex}
+            status, data = self.req(poster, "POST", f"{API}/rooms/{chosen.rid}/messages", body=body)
+            self.check_verdict("post while away", status, data, 201)
+            self.add_message(data, poster, chosen)
+
+        async def reopen() -> None:
+            stream = who.client.events(since=cursor, reconnect=False)
+            await stream.connect()
+            hello = await stream.wait_for("hello", timeout=WAIT)
+            assert hello.cursor == cursor
+            who.stream = stream
+
+        self.run(reopen())
+
+    @precondition(lambda self: self.active_users())
+    @rule(actor=INDEX, status=st.sampled_from(["online", "away", "busy", "offline"]))
+    def set_status(self, actor: int, status: str) -> None:
+        """Presence goes only to people who share a room (checked on every socket)."""
+        self.step()
+        who = pick(self.active_users(), actor)
+        code, data = self.req(who, "PATCH", f"{API}/users/me", body={"status": status})
+        self.check_verdict("set status", code, data, 200)
+        assert data["id"] == who.uid
+
+    @rule(actor=INDEX, other=INDEX, admin=st.booleans())
+    def set_admin(self, actor: int, other: int, admin: bool) -> None:
+        """Org admins promote and demote others of their org (not themselves down)."""
+        self.step()
+        who = pick(self.model_users(), actor)
+        whom = pick(self.model_users(), other)
+        if not who.active:
+            expect = 401
+        elif not who.admin:
+            expect = 403
+        elif whom.org != who.org:
+            expect = 404
+        elif whom.uid == who.uid and not admin:
+            expect = 409
+        else:
+            expect = 200
+        status, data = self.req(who, "PATCH", f"{API}/users/{whom.uid}", body={"is_admin": admin})
+        self.check_verdict("set admin", status, data, expect)
+        if ok(status):
+            assert data["is_admin"] is admin
+            whom.admin = admin
+
+    @precondition(lambda self: self.active_users())
+    @rule(actor=INDEX, right=st.booleans())
+    def change_password(self, actor: int, right: bool) -> None:
+        """Needs the current password; this session (token and socket) lives on."""
+        self.step()
+        who = pick(self.active_users(), actor)
+        new = f"{self.fresh('pw')} staple battery horse"
+        current = who.password if right else "not my password at all"
+        status, data = self.req(
+            who,
+            "POST",
+            f"{API}/users/me/password",
+            body={"current_password": current, "new_password": new},
+        )
+        self.check_verdict("change password", status, data, 204 if right else {400, 401, 403, 422})
+        if ok(status):
+            who.password = new
+        status, data = self.req(who, "GET", f"{API}/users/me")
+        self.check_verdict("me after password change", status, data, 200)
+
+    @rule(actor=INDEX, other=INDEX)
+    def duplicate_email(self, actor: int, other: int) -> None:
+        """An email is unique on the whole server: 409 even for another org's user (for an
+        admin), and nothing is created."""
+        self.step()
+        who = pick(self.model_users(), actor)
+        taken = pick(list(self.users.values()), other)
+        status, data = self.req(
+            who,
+            "POST",
+            f"{API}/users",
+            body={"email": taken.email, "full_name": "Copy Cat", "password": PASSWORD},
+        )
+        expect = 401 if not who.active else (409 if who.admin else 403)
+        self.check_verdict("duplicate email", status, data, expect)
+
+    # -- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def sockets_match_model(self) -> None:
+        """Barrier, then: every durable event each listener got is exactly what they are owed,
+        and no frame names a room they could not see during the step."""
+        if not self.barrier_rooms:
+            return
+        markers: dict[int, str] = {}
+        for org, beacon in enumerate(self.beacons):
+            room = self.rooms[self.barrier_rooms[org]]
+            status, data = self.req(
+                beacon,
+                "POST",
+                f"{API}/rooms/{room.rid}/messages",
+                body={"content": self.fresh("barrier ")},
+            )
+            assert status == 201, data
+            markers[org] = data["id"]
+            self.add_message(data, beacon, room)
+        listeners = self.listening()
+
+        async def drain(user: MUser) -> None:
+            marker = markers[user.org]
+            await self._collect(
+                user, lambda e: e.type == "message.created" and e["message"]["id"] == marker
+            )
+
+        self.gather([drain(u) for u in listeners])
+        for user in listeners:
+            self.check_frames(user)
+        for user in self.users.values():
+            user.pending.clear()
+            user.expected.clear()
+        self.allowed_before = {u.uid: self.rooms_of(u) for u in self.users.values()}
+        self.members_before = {r.rid: set(r.members) for r in self.rooms.values()}
+
+    def check_frames(self, user: MUser) -> None:
+        allowed = self.allowed_before.get(user.uid, set()) | self.rooms_of(user)
+        got: list[tuple[Any, ...]] = []
+        for event in user.pending:
+            kind = event.type
+            if kind.startswith("message."):
+                message = event["message"]
+                assert message["room_id"] in allowed, (user.name, event.data)
+                got.append((kind, message["id"], message["content"], message["deleted"]))
+            elif kind.startswith("room."):
+                room = event["room"]
+                assert room["id"] in allowed, (user.name, event.data)
+                got.append((kind, room["id"], frozenset(u["id"] for u in room["members"])))
+            elif kind == "unread.updated":
+                assert event["room_id"] in allowed, (user.name, event.data)
+                got.append((kind, event["room_id"], event["unread_count"], event["total"]))
+            elif kind == "typing":
+                assert event["room_id"] in allowed, (user.name, event.data)
+                room = self.rooms[event["room_id"]]
+                typist = event["user_id"]
+                assert typist in room.members or typist in self.members_before.get(
+                    room.rid, set()
+                ), (user.name, event.data)
+            elif kind == "presence.updated":
+                other = self.users.get(event["user_id"])
+                assert other is not None, (user.name, event.data)
+                assert other.org == user.org, (user.name, event.data)
+            else:
+                raise AssertionError(f"{user.name} got an unexpected frame {event.data!r}")
+        assert got == user.expected, (user.name, got, user.expected)
+
+    @invariant()
+    def rest_views_match_model(self) -> None:
+        if not self.barrier_rooms:
+            return
+        calls: list[Awaitable[None]] = []
+        for user in self.model_users():
+            calls.append(self.check_user(user))
+            for room in self.rooms.values():
+                calls.append(self.check_room(user, room))
+            for att in self.atts.values():
+                # Every pairing every other step, and any attachment touched this step.
+                if att.aid in self.touched or (self.tick + hash((att.aid, user.uid))) % 2 == 0:
+                    calls.append(self.check_download(user, att))
+        self.gather(calls)
+        self.tick += 1
+        self.touched.clear()
+
+    async def check_user(self, user: MUser) -> None:
+        if not user.active:
+            paths = (
+                "/users/me",
+                "/rooms",
+                "/unread",
+                "/messages",
+                "/users",
+                "/reports/chat-profiles",
+            )
+            path = paths[self.tick % len(paths)]
+            status, _ = await self._req(user, "GET", API + path)
+            assert status == 401, (user.name, path, status)
+            return
+        status, rooms = await self._req(user, "GET", f"{API}/rooms")
+        assert status == 200
+        mine = self.rooms_of(user)
+        assert {r["id"] for r in rooms} == mine, (user.name, rooms)
+        for data in rooms:
+            room = self.rooms[data["id"]]
+            assert data["type"] == room.type
+            assert data["name"] == self.room_name(room, user), (data["name"], room)
+            assert {u["id"] for u in data["members"]} == set(room.members), (data, room)
+            if room.type == "group":
+                assert set(data["admins"]) == room.admins, (data["admins"], room)
+            assert data["unread_count"] == self.unread(user, room), (user.name, data, room)
+            in_room = [m for m in self.msgs.values() if m.rid == room.rid]
+            last = max(in_room, key=lambda m: m.seq) if in_room else None
+            shown = data["last_message"]
+            if last is None:
+                assert shown is None, (user.name, data)
+            else:
+                assert shown is not None, (user.name, data)
+                assert (shown["id"], shown["content"]) == (last.mid, last.content), (data, last)
+        if self.tick % 2:
+            await self.check_people(user)
+        else:
+            await self.check_filters(user, mine)
+        status, unread = await self._req(user, "GET", f"{API}/unread")
+        expected = self.unread_map(user)
+        assert unread == {"total": sum(expected.values()), "rooms": expected}, (user.name, unread)
+        status, found = await self._req(
+            user, "GET", f"{API}/messages", params={"q": PROBE, "limit": 200}
+        )
+        assert status == 200
+        want = sorted(
+            (
+                m
+                for m in self.msgs.values()
+                if m.rid in mine and not m.deleted and PROBE in m.content.split()
+            ),
+            key=lambda m: -m.seq,
+        )
+        assert [m["id"] for m in found] == [m.mid for m in want], (user.name, found, want)
+
+    async def check_filters(self, user: MUser, mine: set[str]) -> None:
+        status, filtered = await self._req(user, "GET", f"{API}/rooms", params={"q": "Dunn"})
+        assert status == 200
+        found_ids = {r["id"] for r in filtered}
+        assert found_ids <= mine, (user.name, filtered)
+        with_dunn = {
+            rid
+            for rid in mine
+            if any(
+                self.users[uid].name == "Dov Dunn" and uid != user.uid
+                for uid in self.rooms[rid].members
+            )
+        }
+        assert with_dunn <= found_ids, (user.name, with_dunn, found_ids)
+        outsiders = [u for u in self.users.values() if u.org != user.org]
+        status, by_outsider = await self._req(
+            user, "GET", f"{API}/messages", params={"author_id": outsiders[0].uid}
+        )
+        assert (status, by_outsider) == (200, []), (user.name, by_outsider)
+
+    async def check_people(self, user: MUser) -> None:
+        status, people = await self._req(user, "GET", f"{API}/users", params={"limit": 100})
+        assert status == 200
+        org_active = {u.uid for u in self.users.values() if u.org == user.org and u.active}
+        assert {p["id"] for p in people} == org_active, (user.name, people)
+        status, profiles = await self._req(user, "GET", f"{API}/reports/chat-profiles")
+        assert status == 200
+        assert {p["user"]["id"] for p in profiles} == org_active - {user.uid}
+        for profile in profiles:
+            direct = next(
+                (
+                    r.rid
+                    for r in self.rooms.values()
+                    if r.type == "direct" and set(r.members) == {user.uid, profile["user"]["id"]}
+                ),
+                None,
+            )
+            assert profile["direct_room_id"] == direct, (user.name, profile)
+
+    async def check_room(self, user: MUser, room: MRoom) -> None:
+        expect = self.room_verdict(user, room) or 200
+        if expect != 200:
+            # Outsiders: one of the room's read endpoints per step, in rotation (cheaper than
+            # all three every time, and over a run each is tried for every pairing).
+            probes: list[tuple[str, dict[str, Any] | None]] = [
+                (f"{API}/rooms/{room.rid}/messages", None),
+                (f"{API}/rooms/{room.rid}", None),
+                (f"{API}/messages", {"room_id": room.rid}),
+            ]
+            path, params = probes[(self.tick + hash((room.rid, user.uid))) % len(probes)]
+            status, data = await self._req(user, "GET", path, params=params)
+            assert status == expect, (user.name, room, path, status, data)
+            assert data["error"]["code"] in ("room_not_found", "not_authenticated"), data
+            return
+        status, data = await self._req(
+            user, "GET", f"{API}/rooms/{room.rid}/messages", params={"limit": 200}
+        )
+        assert status == expect, (user.name, room, status, data)
+        want = sorted((m for m in self.msgs.values() if m.rid == room.rid), key=lambda m: m.seq)
+        got = [
+            (m["id"], m["content"], m["deleted"], [a["id"] for a in m["attachments"]]) for m in data
+        ]
+        assert got == [
+            (m.mid, m.content, m.deleted, [] if m.deleted else m.attachments) for m in want
+        ], (user.name, got, want)
+
+    async def check_download(self, user: MUser, att: MAtt) -> None:
+        if not user.active:
+            expect = 401
+        elif att.org != user.org:
+            expect = 404
+        elif att.mid is None:
+            expect = 200 if att.uploader == user.uid else 404
+        else:
+            msg = self.msgs[att.mid]
+            visible = not msg.deleted and user.uid in self.rooms[msg.rid].members
+            expect = 200 if visible else 404
+        headers = {"Authorization": f"Bearer {user.token}"}
+        response = await user.client._http.get(att.url, headers=headers)
+        assert response.status_code == expect, (user.name, att, response.status_code)
+        if expect == 200:
+            assert response.content == att.data
+
+
+@pytest.fixture(scope="module")
+def env(server: ServerProcess) -> Iterator[Env]:
+    loop = LoopThread()
+    factory = OrgFactory(server)
+    loop.run(factory.start())
+    try:
+        yield Env(server, loop, factory)
+    finally:
+        loop.run(factory.stop())
+        loop.close()
+
+
+def test_authorization_model(env: Env) -> None:
+    AuthzMachine.env = env
+    try:
+        run_state_machine_as_test(
+            AuthzMachine,
+            settings=settings(
+                max_examples=EXAMPLES,
+                stateful_step_count=STEPS,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                derandomize=False,
+            ),
+        )
+    finally:
+        if REPORT:
+            with open(REPORT, "a") as handle:
+                line = {"examples": env.examples, "steps": env.steps, "rules": env.rules}
+                handle.write(json.dumps(line) + "\n")
