@@ -12,6 +12,8 @@ from typing import Any
 class ParlourError(Exception):
     code = "error"
     http_status = 400
+    # Whether the same request may succeed later unchanged (the socket's error frames say so).
+    retryable = False
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class TooLarge(ParlourError):
 class RateLimited(ParlourError):
     code = "rate_limited"
     http_status = 429
+    retryable = True
 
     def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
         super().__init__(message, code=code, details={"retry_after": retry_after})
@@ -76,3 +79,6 @@ class Unavailable(ParlourError):
 
     code = "unavailable"
     http_status = 503
+    retryable = True
+    # Seconds a client should wait before retrying (the `Retry-After` header).
+    retry_after = 1

@@ -7,10 +7,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from parlour.api.json import JSONBytes
-from parlour.errors import ParlourError, RateLimited
+from parlour.errors import ParlourError, RateLimited, Unavailable
+from parlour.storage.engine import is_connection_error
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +39,25 @@ def error_response(
 async def _parlour_error(request: Request, exc: Exception) -> JSONBytes:
     assert isinstance(exc, ParlourError)
     response = error_response(exc.http_status, exc.code, exc.message, exc.details)
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | Unavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
+
+
+def unavailable_response() -> JSONBytes:
+    error = Unavailable("The database is unavailable; nothing was changed. Retry.")
+    response = error_response(error.http_status, error.code, error.message)
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONBytes:
+    """The database went away (restart, failover, network): retryable, not a server bug."""
+    if is_connection_error(exc):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return unavailable_response()
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONBytes:
@@ -62,6 +80,9 @@ async def _too_deep(request: Request, exc: Exception) -> JSONBytes:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONBytes:
+    if is_connection_error(exc):  # a driver error SQLAlchemy did not wrap (asyncpg connect)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return unavailable_response()
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Something went wrong on our side.")
 
@@ -71,4 +92,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RecursionError, _too_deep)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

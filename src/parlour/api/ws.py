@@ -22,12 +22,13 @@ from parlour.actions.auth import Authenticated, authenticate
 from parlour.actions.context import Actor
 from parlour.actions.users import get_me
 from parlour.api.deps import SESSION_COOKIE, bearer_token, get_services
-from parlour.errors import InvalidInput, NotLoggedIn, ParlourError, RateLimited
+from parlour.errors import InvalidInput, NotLoggedIn, ParlourError, RateLimited, Unavailable
 from parlour.events import stream
 from parlour.events.hub import Subscriber
 from parlour.events.realtime import Realtime
 from parlour.schemas import UserOut
 from parlour.services import Services
+from parlour.storage.engine import is_connection_error
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -62,7 +63,9 @@ async def _authenticate(websocket: WebSocket, services: Services) -> Authenticat
 
 
 def _error_frame(error: ParlourError, client_id: str | None = None) -> str:
-    frame: dict[str, Any] = {"type": "error", **error.to_json()}
+    # `retryable`: the same frame may succeed later unchanged (database restarting, rate limit);
+    # a send retried with the same client_id is never stored twice.
+    frame: dict[str, Any] = {"type": "error", **error.to_json(), "retryable": error.retryable}
     if client_id is not None:
         frame["client_id"] = client_id
     return orjson.dumps(frame).decode()
@@ -189,6 +192,8 @@ async def _send_loop(websocket: WebSocket, subscriber: Subscriber) -> None:
                     await websocket.close(code=subscriber.close_code)
             return
         for frame in frames:
+            if subscriber.closed:
+                break  # closed meanwhile (slow consumer): send the close now, not a backlog
             await websocket.send_text(frame)
 
 
@@ -220,19 +225,21 @@ async def _receive_loop(
                 )
             )
             continue
-        if not bucket.take(clock.monotonic()):
-            subscriber.push(
-                _error_frame(
-                    RateLimited("Too many frames; slow down.", retry_after=1, code="rate_limited")
-                )
-            )
-            continue
+        allowed = bucket.take(clock.monotonic())
         try:
             frame = orjson.loads(raw)
         except orjson.JSONDecodeError:
+            if not allowed:
+                subscriber.push(_rate_limited_frame(None))
+                continue
             subscriber.push(
                 _error_frame(InvalidInput("A frame must be JSON.", code="invalid_json"))
             )
+            continue
+        if not allowed:
+            # Parsed first only to name the refused send's client_id: the sender knows to retry.
+            client_id = frame.get("client_id") if isinstance(frame, dict) else None
+            subscriber.push(_rate_limited_frame(client_id if isinstance(client_id, str) else None))
             continue
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             subscriber.push(
@@ -242,6 +249,11 @@ async def _receive_loop(
             )
             continue
         await _handle(frame, services, realtime, actor, subscriber, in_flight)
+
+
+def _rate_limited_frame(client_id: str | None) -> str:
+    error = RateLimited("Too many frames; slow down.", retry_after=1, code="rate_limited")
+    return _error_frame(error, client_id[:100] if client_id is not None else None)
 
 
 def _field(frame: dict[str, Any], name: str, *, max_length: int = 64) -> str:
@@ -292,6 +304,14 @@ async def _handle(
             raise InvalidInput(f"Unknown frame type {kind[:40]!r}.", code="unknown_type")
     except ParlourError as error:
         subscriber.push(_error_frame(error, client_id))
+    except Exception as error:
+        if not is_connection_error(error):
+            raise
+        subscriber.push(_error_frame(_unavailable(), client_id))
+
+
+def _unavailable() -> Unavailable:
+    return Unavailable("The database is unavailable; nothing was changed. Retry.")
 
 
 async def _send(
@@ -310,7 +330,10 @@ async def _send(
     except ParlourError as error:
         subscriber.push(_error_frame(error, client_id))
         return
-    except Exception:
+    except Exception as error:
+        if is_connection_error(error):
+            subscriber.push(_error_frame(_unavailable(), client_id))
+            return
         log.exception("send over the socket failed")
         subscriber.push(
             _error_frame(

@@ -11,10 +11,74 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.pool import ConnectionPoolEntry
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """Whether `error` means "the database is unreachable or restarting", not a bug.
+
+    Such a failure changed nothing that was acknowledged, so the edge answers it with a retryable
+    503 instead of a 500; the pools reconnect on their own (pre-ping, invalidation on disconnect).
+    The driver's own exception is looked for along the chain: SQLAlchemy's asyncpg adapter wraps
+    "the database system is starting up" or "terminating connection due to administrator
+    command" in a plain DBAPIError.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _is_connection_error_here(current):
+            return True
+        orig = getattr(current, "orig", None)
+        current = (
+            orig
+            if isinstance(orig, BaseException) and id(orig) not in seen
+            else (current.__cause__ or current.__context__)
+        )
+    return False
+
+
+def _is_connection_error_here(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        # OperationalError covers refused/terminated connections and SQLite's "database is
+        # locked"; InterfaceError a connection closed underneath the driver.
+        if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+            return True
+    if isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return True  # the pool could not hand out a working connection in time
+    if isinstance(error, sa_exc.PendingRollbackError):
+        return True  # a transaction whose connection died underneath it
+    if isinstance(error, OSError | ConnectionError):
+        return True  # refused or reset before the driver could wrap it
+    # asyncpg's own classes (matched by name: the driver is optional).
+    cls = type(error)
+    return cls.__module__.startswith("asyncpg") and any(
+        base.__name__ in _ASYNCPG_UNAVAILABLE for base in cls.__mro__
+    )
+
+
+_ASYNCPG_UNAVAILABLE = frozenset(
+    {
+        # "the database system is starting up / shutting down", admin or crash shutdown
+        "OperatorInterventionError",
+        "CannotConnectNowError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        # connection lost, refused, or exhausted
+        "PostgresConnectionError",
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "ClientCannotConnectError",
+        "TooManyConnectionsError",
+        "InterfaceError",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.clock import Clock
 from parlour.errors import ParlourError, Unavailable
-from parlour.storage.engine import Database
+from parlour.storage.engine import Database, is_connection_error
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,15 @@ class Writer:
             while self._queue:
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
-                await self._commit(batch)
+                try:
+                    await self._commit(batch)
+                except Exception:
+                    # Never let one bad batch kill the writer: every later write would hang.
+                    log.exception("writer batch failed outside its transaction")
+                    failure = Unavailable("The change could not be stored. Retry.")
+                    for pending in batch:
+                        if not pending.future.done():
+                            pending.future.set_exception(failure)
 
     async def _commit(self, batch: list[_Pending]) -> None:
         outcomes: list[tuple[_Pending, Any, BaseException | None, WriteContext]] = []
@@ -129,7 +137,16 @@ class Writer:
             # Nothing of this batch is stored; every job that had not failed on its own gets a
             # retryable error (clients retry sends with the same client_id, so no duplicates).
             log.warning("batch commit failed: %s", batch_error)
-            failure = Unavailable("The database is unavailable; nothing was stored. Retry.")
+            # A connection lost during COMMIT leaves the outcome unknown: say so. Sends are safe
+            # to retry with their client_id whichever way it went.
+            failure = Unavailable(
+                "The database is unavailable; the change may not be stored. Retry."
+            )
+            if is_connection_error(batch_error):
+                # Drop every pooled connection: the next batch starts on a fresh one (PostgreSQL
+                # restarted, failed over) instead of finding the dead ones one at a time.
+                with contextlib.suppress(Exception):
+                    await self._db.writer.dispose()
             for pending in batch:
                 if not pending.future.done():
                     own = next((o[2] for o in outcomes if o[0] is pending), None)
