@@ -290,3 +290,11 @@ async def test_chat_profile_report(org: Org, orgs: OrgFactory) -> None:
     theirs = {p.user.id: p for p in await org[2].client.chat_profiles()}
     assert theirs[org[0].user_id].direct_room_id == direct.id
     assert theirs[org[1].user_id].direct_room_id is None
+
+
+async def test_a_wrong_method_says_which_methods_are_allowed(server_url: str) -> None:
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        response = await http.put("/api/v1/unread")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.json()["error"]["code"] == "method_not_allowed"

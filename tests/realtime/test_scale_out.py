@@ -7,6 +7,7 @@ import contextlib
 import subprocess
 import threading
 from collections.abc import AsyncIterator, Iterator
+from typing import IO
 
 import pytest
 
@@ -172,7 +173,13 @@ def start_redis() -> None:
             break
     else:
         raise RuntimeError("redis-server exited before it was ready")
-    threading.Thread(target=launcher.stdout.read, daemon=True).start()
+    threading.Thread(target=drain, args=(launcher.stdout,), daemon=True).start()
+
+
+def drain(pipe: IO[bytes]) -> None:
+    """Read Redis's output until it exits, then close the pipe (no unclosed-file warning)."""
+    with pipe:
+        pipe.read()
 
 
 async def test_both_open_the_direct_room_at_once_on_two_processes(

@@ -72,7 +72,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONBytes:
 async def _http_error(request: Request, exc: Exception) -> JSONBytes:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail))
+    response = error_response(exc.status_code, code, str(exc.detail))
+    if exc.headers:  # e.g. Allow on 405, which HTTP requires
+        response.headers.update(exc.headers)
+    return response
 
 
 async def _too_deep(request: Request, exc: Exception) -> JSONBytes:
