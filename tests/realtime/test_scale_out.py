@@ -165,6 +165,7 @@ def start_redis() -> None:
         ["sh", "-c", 'redis-server "$@" &', "sh", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # out of our process group: whoever ends it must not end Redis
     )
     launcher.wait()
     assert launcher.stdout is not None

@@ -112,6 +112,7 @@ async def do_login(services: Services, email: str, password: str, client_ip: str
 class Authenticated:
     actor: Actor
     csrf_token: str
+    user: User  # loaded with the session, so a socket's hello needs no second query
 
 
 async def authenticate(services: Services, token: str) -> Authenticated:
@@ -121,7 +122,7 @@ async def authenticate(services: Services, token: str) -> Authenticated:
     async with services.db.read_session() as session:
         row = (
             await session.execute(
-                select(Session.id, Session.csrf_token, User.id, User.org_id, User.is_admin)
+                select(Session.id, Session.csrf_token, User)
                 .join(User, User.id == Session.user_id)
                 .where(
                     Session.token_hash == hash_secret(token),
@@ -132,9 +133,13 @@ async def authenticate(services: Services, token: str) -> Authenticated:
         ).one_or_none()
     if row is None:
         raise NotLoggedIn("Not logged in.", code="not_authenticated")
+    session_id, csrf_token, user = row
     return Authenticated(
-        actor=Actor(user_id=row[2], org_id=row[3], is_admin=row[4], session_id=row[0]),
-        csrf_token=row[1],
+        actor=Actor(
+            user_id=user.id, org_id=user.org_id, is_admin=user.is_admin, session_id=session_id
+        ),
+        csrf_token=csrf_token,
+        user=user,
     )
 
 

@@ -20,13 +20,12 @@ from parlour.actions import messages as message_actions
 from parlour.actions import reads as read_actions
 from parlour.actions.auth import Authenticated, authenticate
 from parlour.actions.context import Actor
-from parlour.actions.users import get_me
+from parlour.actions.present import user_out
 from parlour.api.deps import SESSION_COOKIE, bearer_token, get_services
 from parlour.errors import InvalidInput, NotLoggedIn, ParlourError, RateLimited, Unavailable
 from parlour.events import stream
 from parlour.events.hub import Subscriber
 from parlour.events.realtime import Realtime
-from parlour.schemas import UserOut
 from parlour.services import Services
 from parlour.storage.engine import is_connection_error
 
@@ -106,10 +105,14 @@ async def events(websocket: WebSocket) -> None:
     since_id = stream.decode_cursor(services.epoch, since) if since else None
     if since_id is not None:
         subscriber.floor = since_id
-    position = await realtime.hub.attach(subscriber)
+    try:
+        position = await realtime.hub.attach(subscriber)
+    except BaseException:
+        realtime.hub.detach(subscriber)  # cancelled just as it was attached
+        raise
     realtime.socket_opened(actor.user_id)
     try:
-        await _serve(websocket, services, realtime, actor, subscriber, since, since_id, position)
+        await _serve(websocket, services, realtime, auth, subscriber, since, since_id, position)
     except WebSocketDisconnect:
         pass
     finally:
@@ -118,46 +121,53 @@ async def events(websocket: WebSocket) -> None:
         realtime.socket_closed(actor.user_id)
 
 
-async def _replay_start(
-    services: Services, since: str | None, since_id: int | None, position: int
-) -> int | None:
-    """Where replay starts, or None when the client must resync."""
+async def _replay_plan(
+    services: Services,
+    actor: Actor,
+    since: str | None,
+    since_id: int | None,
+    position: int,
+) -> tuple[int | None, list[stream.StoredEvent]]:
+    """Where replay starts (None: the client must resync) and its first page, in one read."""
     if since is None:
-        return position
+        return position, []
     if since_id is None:
-        return None
+        return None, []
     async with services.db.read_session() as session:
         if since_id > position and since_id > await stream.current_position(session):
-            return None  # a cursor from the future: not ours
+            return None, []  # a cursor from the future: not ours
         if since_id < await stream.pruned_before(session) - 1:
-            return None  # older than retention: what it missed is gone
-    return since_id
+            return None, []  # older than retention: what it missed is gone
+        if since_id >= position:
+            return since_id, []
+        page = await stream.replay_for_user(session, actor.user_id, since_id, position, REPLAY_PAGE)
+    return since_id, page
 
 
 async def _serve(
     websocket: WebSocket,
     services: Services,
     realtime: Realtime,
-    actor: Actor,
+    auth: Authenticated,
     subscriber: Subscriber,
     since: str | None,
     since_id: int | None,
     position: int,
 ) -> None:
-    start = await _replay_start(services, since, since_id, position)
-    me = await get_me(services, actor)
+    actor = auth.actor
+    start, first_page = await _replay_plan(services, actor, since, since_id, position)
     hello_cursor = (
         since if start is not None and since else stream.encode_cursor(services.epoch, position)
     )
-    user = me.model_dump(mode="json", include=set(UserOut.model_fields))
+    user = user_out(auth.user, services.presence).model_dump(mode="json")
     await websocket.send_text(
         orjson.dumps({"type": "hello", "cursor": hello_cursor, "user": user}).decode()
     )
     if start is None:
         subscriber.floor = 0
         await websocket.send_text('{"type":"resync_required"}')
-    elif start < position:
-        await _replay(websocket, services, actor, start, position)
+    elif first_page:
+        await _replay(websocket, services, actor, first_page, position)
 
     sender = asyncio.create_task(_send_loop(websocket, subscriber))
     try:
@@ -169,17 +179,21 @@ async def _serve(
 
 
 async def _replay(
-    websocket: WebSocket, services: Services, actor: Actor, after: int, up_to: int
+    websocket: WebSocket,
+    services: Services,
+    actor: Actor,
+    page: list[stream.StoredEvent],
+    up_to: int,
 ) -> None:
-    while after < up_to:
-        async with services.db.read_session() as session:
-            page = await stream.replay_for_user(session, actor.user_id, after, up_to, REPLAY_PAGE)
-        if not page:
-            return
+    while page:
         for event in page:
             if event.type not in stream.INTERNAL_TYPES:
                 await websocket.send_text(event.frame(services.epoch).decode())
         after = page[-1].id
+        if len(page) < REPLAY_PAGE or after >= up_to:
+            return
+        async with services.db.read_session() as session:
+            page = await stream.replay_for_user(session, actor.user_id, after, up_to, REPLAY_PAGE)
 
 
 async def _send_loop(websocket: WebSocket, subscriber: Subscriber) -> None:

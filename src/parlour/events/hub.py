@@ -97,6 +97,8 @@ class Hub:
         self.by_user: dict[str, set[Subscriber]] = {}
         self.user_rooms: dict[str, set[str]] = {}
         self.room_users: dict[str, set[str]] = {}
+        self._attaching: list[tuple[Subscriber, asyncio.Future[int]]] = []
+        self._attacher: asyncio.Task[None] | None = None
         self.delivered = 0
 
     async def start(self) -> None:
@@ -214,18 +216,46 @@ class Hub:
     async def attach(self, subscriber: Subscriber) -> int:
         """Register a subscriber; returns the position from which it receives live events.
 
-        Runs under the hub's lock so no batch is dispatched between reading the position and
-        loading the user's rooms at that exact position.
+        Attaching runs under the hub's lock, so no batch is dispatched between reading the
+        position and loading the user's rooms at that exact position. Sockets that arrive
+        together (a reconnect storm after a restart) are attached together: one rooms query for
+        all of them instead of one each, in turn, under the lock.
         """
-        async with self._lock:
-            user_id = subscriber.user_id
-            if user_id not in self.user_rooms:
-                async with self._db.read_session() as session:
-                    rooms = await room_queries.rooms_at_position(session, user_id, self.position)
-                for room_id in rooms:
-                    self._join(user_id, room_id)
-            self.by_user.setdefault(user_id, set()).add(subscriber)
-            return self.position
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._attaching.append((subscriber, future))
+        if self._attacher is None or self._attacher.done():
+            self._attacher = asyncio.create_task(self._attach_waiting(), name="parlour-attach")
+        return await future
+
+    async def _attach_waiting(self) -> None:
+        while self._attaching:
+            async with self._lock:
+                batch, self._attaching = self._attaching, []
+                try:
+                    await self._load_rooms({s.user_id for s, _ in batch} - self.user_rooms.keys())
+                except Exception as error:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for subscriber, future in batch:
+                    if future.done():  # the socket went away while waiting
+                        continue
+                    self.by_user.setdefault(subscriber.user_id, set()).add(subscriber)
+                    future.set_result(self.position)
+                for subscriber, _ in batch:
+                    if subscriber.user_id not in self.by_user:
+                        self._forget(subscriber.user_id)  # rooms loaded for a socket now gone
+
+    async def _load_rooms(self, user_ids: set[str]) -> None:
+        if not user_ids:
+            return
+        async with self._db.read_session() as session:
+            rooms = await room_queries.rooms_at_position_of_users(session, user_ids, self.position)
+        for user_id in user_ids:
+            self.user_rooms.setdefault(user_id, set())  # known, even with no rooms yet
+            for room_id in rooms.get(user_id, ()):
+                self._join(user_id, room_id)
 
     def detach(self, subscriber: Subscriber) -> None:
         user_id = subscriber.user_id
@@ -235,12 +265,16 @@ class Hub:
         subscribers.discard(subscriber)
         if not subscribers:
             del self.by_user[user_id]
-            for room_id in self.user_rooms.pop(user_id, set()):
-                users = self.room_users.get(room_id)
-                if users is not None:
-                    users.discard(user_id)
-                    if not users:
-                        del self.room_users[room_id]
+            self._forget(user_id)
+
+    def _forget(self, user_id: str) -> None:
+        """Drop a user without local sockets from the maps: only events keep them exact."""
+        for room_id in self.user_rooms.pop(user_id, set()):
+            users = self.room_users.get(room_id)
+            if users is not None:
+                users.discard(user_id)
+                if not users:
+                    del self.room_users[room_id]
 
     def send_to_room(self, room_id: str, frame: str, *, exclude: str | None = None) -> None:
         """An ephemeral frame (typing) to this process's sockets in a room."""

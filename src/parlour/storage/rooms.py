@@ -180,13 +180,21 @@ async def presence_audiences(
     return audiences
 
 
-async def rooms_at_position(session: AsyncSession, user_id: str, position: int) -> set[str]:
-    """The rooms whose events `user_id` may receive right after stream position `position`."""
-    rows = await session.scalars(
-        select(Membership.room_id).where(
-            Membership.user_id == user_id,
+async def rooms_at_position_of_users(
+    session: AsyncSession, user_ids: Iterable[str], position: int
+) -> dict[str, set[str]]:
+    """`rooms_at_position` for many users in one query."""
+    rooms: dict[str, set[str]] = defaultdict(set)
+    wanted = list(set(user_ids))
+    if not wanted:
+        return rooms
+    rows = await session.execute(
+        select(Membership.user_id, Membership.room_id).where(
+            Membership.user_id.in_(wanted),
             Membership.start_event_id <= position,
             or_(Membership.end_event_id.is_(None), Membership.end_event_id > position),
         )
     )
-    return set(rows)
+    for user_id, room_id in rows:
+        rooms[user_id].add(room_id)
+    return rooms
