@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import httpx
 import orjson
 import psutil
 from argon2 import PasswordHasher
-from tests.support import OrgFactory, ServerProcess, free_port, start_server
+from tests.support import OrgFactory, ServerProcess, free_port, org_factory, start_server
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import ROOT
@@ -77,14 +77,8 @@ def stop_server(server: ServerProcess, grace: float = 60) -> None:
     server.process = None
 
 
-@contextlib.asynccontextmanager
-async def parlour_factory(server: ServerProcess) -> AsyncIterator[OrgFactory]:
-    factory = OrgFactory(server)
-    await factory.start()
-    try:
-        yield factory
-    finally:
-        await factory.stop()
+def parlour_factory(server: ServerProcess) -> contextlib.AbstractAsyncContextManager[OrgFactory]:
+    return org_factory(server)
 
 
 def ws_url(server: ServerProcess, token: str) -> str:

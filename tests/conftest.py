@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.support import Org, OrgFactory, ServerProcess, start_server
+from tests.support import Org, OrgFactory, ServerProcess, org_factory, start_server
 
 
 @pytest.fixture(scope="session")
@@ -22,12 +22,8 @@ def server() -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="session")
 async def orgs(server: ServerProcess) -> AsyncIterator[OrgFactory]:
-    factory = OrgFactory(server)
-    await factory.start()
-    try:
+    async with org_factory(server) as factory:
         yield factory
-    finally:
-        await factory.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,3 +188,14 @@ class OrgFactory:
         member = Member(user.id, email, full_name, client)
         org.members.append(member)
         return member
+
+
+@contextlib.asynccontextmanager
+async def org_factory(server: ServerProcess) -> AsyncIterator[OrgFactory]:
+    """An OrgFactory on `server`, started, and stopped afterwards."""
+    factory = OrgFactory(server)
+    await factory.start()
+    try:
+        yield factory
+    finally:
+        await factory.stop()

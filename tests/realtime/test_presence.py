@@ -7,19 +7,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from parlour.client import Event
-from tests.support import Org, OrgFactory, start_server
+from tests.support import Org, OrgFactory, org_factory, start_server
 
 
 @pytest.fixture(scope="module")
 async def small_presence_orgs() -> AsyncIterator[OrgFactory]:
     # Rooms of more than 3 members carry no presence on this server.
     with start_server({"PARLOUR_PRESENCE_ROOM_MEMBERS": "3"}) as server:
-        factory = OrgFactory(server)
-        await factory.start()
-        try:
+        async with org_factory(server) as factory:
             yield factory
-        finally:
-            await factory.stop()
 
 
 async def test_presence_skips_rooms_over_the_size_limit(
