@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from parlour.actions.context import Actor
 from parlour.actions.present import messages_out, user_out
@@ -182,18 +182,22 @@ async def _insert(
         )
     # RETURNING matched by message id rather than by row order: unordered, SQLAlchemy can send
     # one multi-row INSERT instead of one statement per message.
-    result = await ctx.session.execute(insert(Message).returning(Message.id, Message.seq), rows)
+    # Core, not ORM: the ORM's bulk path would process every row's mapping state for nothing.
+    messages = Message.metadata.tables["messages"]
+    result = await ctx.session.execute(
+        insert(messages).returning(messages.c.id, messages.c.seq), rows
+    )
     seq_of = {message_id: seq for message_id, seq in result}
     last_seq: dict[str, int] = {}
     for row in rows:
         last_seq[row["room_id"]] = max(seq_of[row["id"]], last_seq.get(row["room_id"], 0))
-    # One executemany for every room touched (an ORM bulk UPDATE by primary key).
+    # One executemany for every room touched.
+    rooms = Room.metadata.tables["rooms"]
     await ctx.session.execute(
-        update(Room),
-        [
-            {"id": room_id, "last_message_seq": seq, "last_activity_at": now}
-            for room_id, seq in last_seq.items()
-        ],
+        update(rooms)
+        .where(rooms.c.id == bindparam("room"))
+        .values(last_message_seq=bindparam("seq"), last_activity_at=bindparam("at")),
+        [{"room": room_id, "seq": seq, "at": now} for room_id, seq in last_seq.items()],
     )
     views = [
         MessageOut(

@@ -115,7 +115,8 @@ async def append_many(ctx: WriteContext, events: Sequence[NewEvent]) -> None:
     ]
     # Unordered RETURNING lets SQLAlchemy send one multi-row INSERT instead of one per row; only
     # the highest id matters (it is where the stream stands once this commits).
-    result = await ctx.session.execute(insert(Event).returning(Event.id), rows)
+    events_table = Event.metadata.tables["events"]
+    result = await ctx.session.execute(insert(events_table).returning(events_table.c.id), rows)
     ctx.last_event_id = max(ctx.last_event_id, *(int(event_id) for event_id in result.scalars()))
 
 
