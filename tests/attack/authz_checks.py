@@ -1,0 +1,239 @@
+"""The authorization model's invariants: after every step, each user's view equals the model's.
+
+A mixin of `AuthzMachine` (tests/attack/test_authorization_model.py), which holds the model state
+and the helpers these checks use; Hypothesis collects `@invariant`s from base classes too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+
+from hypothesis.stateful import invariant
+
+from tests.attack.authz_world import API, PROBE, MAtt, MRoom, MUser
+
+
+class ViewChecks:
+    # -- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def sockets_match_model(self) -> None:
+        """Barrier, then: every durable event each listener got is exactly what they are owed,
+        and no frame names a room they could not see during the step."""
+        if not self.barrier_rooms:
+            return
+        markers: dict[int, str] = {}
+        for org, beacon in enumerate(self.beacons):
+            room = self.rooms[self.barrier_rooms[org]]
+            status, data = self.req(
+                beacon,
+                "POST",
+                f"{API}/rooms/{room.rid}/messages",
+                body={"content": self.fresh("barrier ")},
+            )
+            assert status == 201, data
+            markers[org] = data["id"]
+            self.add_message(data, beacon, room)
+        listeners = self.listening()
+
+        async def drain(user: MUser) -> None:
+            marker = markers[user.org]
+            await self._collect(
+                user, lambda e: e.type == "message.created" and e["message"]["id"] == marker
+            )
+
+        self.gather([drain(u) for u in listeners])
+        for user in listeners:
+            self.check_frames(user)
+        for user in self.users.values():
+            user.pending.clear()
+            user.expected.clear()
+        self.allowed_before = {u.uid: self.rooms_of(u) for u in self.users.values()}
+        self.members_before = {r.rid: set(r.members) for r in self.rooms.values()}
+
+    def check_frames(self, user: MUser) -> None:
+        allowed = self.allowed_before.get(user.uid, set()) | self.rooms_of(user)
+        got: list[tuple[Any, ...]] = []
+        for event in user.pending:
+            kind = event.type
+            if kind.startswith("message."):
+                message = event["message"]
+                assert message["room_id"] in allowed, (user.name, event.data)
+                got.append((kind, message["id"], message["content"], message["deleted"]))
+            elif kind.startswith("room."):
+                room = event["room"]
+                assert room["id"] in allowed, (user.name, event.data)
+                got.append((kind, room["id"], frozenset(u["id"] for u in room["members"])))
+            elif kind == "unread.updated":
+                assert event["room_id"] in allowed, (user.name, event.data)
+                got.append((kind, event["room_id"], event["unread_count"], event["total"]))
+            elif kind == "typing":
+                assert event["room_id"] in allowed, (user.name, event.data)
+                room = self.rooms[event["room_id"]]
+                typist = event["user_id"]
+                assert typist in room.members or typist in self.members_before.get(
+                    room.rid, set()
+                ), (user.name, event.data)
+            elif kind == "presence.updated":
+                other = self.users.get(event["user_id"])
+                assert other is not None, (user.name, event.data)
+                assert other.org == user.org, (user.name, event.data)
+            else:
+                raise AssertionError(f"{user.name} got an unexpected frame {event.data!r}")
+        assert got == user.expected, (user.name, got, user.expected)
+
+    @invariant()
+    def rest_views_match_model(self) -> None:
+        if not self.barrier_rooms:
+            return
+        calls: list[Awaitable[None]] = []
+        for user in self.model_users():
+            calls.append(self.check_user(user))
+            for room in self.rooms.values():
+                calls.append(self.check_room(user, room))
+            for att in self.atts.values():
+                # Every pairing every other step, and any attachment touched this step.
+                if att.aid in self.touched or (self.tick + hash((att.aid, user.uid))) % 2 == 0:
+                    calls.append(self.check_download(user, att))
+        self.gather(calls)
+        self.tick += 1
+        self.touched.clear()
+
+    async def check_user(self, user: MUser) -> None:
+        if not user.active:
+            paths = (
+                "/users/me",
+                "/rooms",
+                "/unread",
+                "/messages",
+                "/users",
+                "/reports/chat-profiles",
+            )
+            path = paths[self.tick % len(paths)]
+            status, _ = await self._req(user, "GET", API + path)
+            assert status == 401, (user.name, path, status)
+            return
+        status, rooms = await self._req(user, "GET", f"{API}/rooms")
+        assert status == 200
+        mine = self.rooms_of(user)
+        assert {r["id"] for r in rooms} == mine, (user.name, rooms)
+        for data in rooms:
+            room = self.rooms[data["id"]]
+            assert data["type"] == room.type
+            assert data["name"] == self.room_name(room, user), (data["name"], room)
+            assert {u["id"] for u in data["members"]} == set(room.members), (data, room)
+            if room.type == "group":
+                assert set(data["admins"]) == room.admins, (data["admins"], room)
+            assert data["unread_count"] == self.unread(user, room), (user.name, data, room)
+            in_room = [m for m in self.msgs.values() if m.rid == room.rid]
+            last = max(in_room, key=lambda m: m.seq) if in_room else None
+            shown = data["last_message"]
+            if last is None:
+                assert shown is None, (user.name, data)
+            else:
+                assert shown is not None, (user.name, data)
+                assert (shown["id"], shown["content"]) == (last.mid, last.content), (data, last)
+        if self.tick % 2:
+            await self.check_people(user)
+        else:
+            await self.check_filters(user, mine)
+        status, unread = await self._req(user, "GET", f"{API}/unread")
+        expected = self.unread_map(user)
+        assert unread == {"total": sum(expected.values()), "rooms": expected}, (user.name, unread)
+        status, found = await self._req(
+            user, "GET", f"{API}/messages", params={"q": PROBE, "limit": 200}
+        )
+        assert status == 200
+        want = sorted(
+            (
+                m
+                for m in self.msgs.values()
+                if m.rid in mine and not m.deleted and PROBE in m.content.split()
+            ),
+            key=lambda m: -m.seq,
+        )
+        assert [m["id"] for m in found] == [m.mid for m in want], (user.name, found, want)
+
+    async def check_filters(self, user: MUser, mine: set[str]) -> None:
+        status, filtered = await self._req(user, "GET", f"{API}/rooms", params={"q": "Dunn"})
+        assert status == 200
+        found_ids = {r["id"] for r in filtered}
+        assert found_ids <= mine, (user.name, filtered)
+        with_dunn = {
+            rid
+            for rid in mine
+            if any(
+                self.users[uid].name == "Dov Dunn" and uid != user.uid
+                for uid in self.rooms[rid].members
+            )
+        }
+        assert with_dunn <= found_ids, (user.name, with_dunn, found_ids)
+        outsiders = [u for u in self.users.values() if u.org != user.org]
+        status, by_outsider = await self._req(
+            user, "GET", f"{API}/messages", params={"author_id": outsiders[0].uid}
+        )
+        assert (status, by_outsider) == (200, []), (user.name, by_outsider)
+
+    async def check_people(self, user: MUser) -> None:
+        status, people = await self._req(user, "GET", f"{API}/users", params={"limit": 100})
+        assert status == 200
+        org_active = {u.uid for u in self.users.values() if u.org == user.org and u.active}
+        assert {p["id"] for p in people} == org_active, (user.name, people)
+        status, profiles = await self._req(user, "GET", f"{API}/reports/chat-profiles")
+        assert status == 200
+        assert {p["user"]["id"] for p in profiles} == org_active - {user.uid}
+        for profile in profiles:
+            direct = next(
+                (
+                    r.rid
+                    for r in self.rooms.values()
+                    if r.type == "direct" and set(r.members) == {user.uid, profile["user"]["id"]}
+                ),
+                None,
+            )
+            assert profile["direct_room_id"] == direct, (user.name, profile)
+
+    async def check_room(self, user: MUser, room: MRoom) -> None:
+        expect = self.room_verdict(user, room) or 200
+        if expect != 200:
+            # Outsiders: one of the room's read endpoints per step, in rotation (cheaper than
+            # all three every time, and over a run each is tried for every pairing).
+            probes: list[tuple[str, dict[str, Any] | None]] = [
+                (f"{API}/rooms/{room.rid}/messages", None),
+                (f"{API}/rooms/{room.rid}", None),
+                (f"{API}/messages", {"room_id": room.rid}),
+            ]
+            path, params = probes[(self.tick + hash((room.rid, user.uid))) % len(probes)]
+            status, data = await self._req(user, "GET", path, params=params)
+            assert status == expect, (user.name, room, path, status, data)
+            assert data["error"]["code"] in ("room_not_found", "not_authenticated"), data
+            return
+        status, data = await self._req(
+            user, "GET", f"{API}/rooms/{room.rid}/messages", params={"limit": 200}
+        )
+        assert status == expect, (user.name, room, status, data)
+        want = sorted((m for m in self.msgs.values() if m.rid == room.rid), key=lambda m: m.seq)
+        got = [
+            (m["id"], m["content"], m["deleted"], [a["id"] for a in m["attachments"]]) for m in data
+        ]
+        assert got == [
+            (m.mid, m.content, m.deleted, [] if m.deleted else m.attachments) for m in want
+        ], (user.name, got, want)
+
+    async def check_download(self, user: MUser, att: MAtt) -> None:
+        if not user.active:
+            expect = 401
+        elif att.org != user.org:
+            expect = 404
+        elif att.mid is None:
+            expect = 200 if att.uploader == user.uid else 404
+        else:
+            msg = self.msgs[att.mid]
+            visible = not msg.deleted and user.uid in self.rooms[msg.rid].members
+            expect = 200 if visible else 404
+        headers = {"Authorization": f"Bearer {user.token}"}
+        response = await user.client._http.get(att.url, headers=headers)
+        assert response.status_code == expect, (user.name, att, response.status_code)
+        if expect == 200:
+            assert response.content == att.data
