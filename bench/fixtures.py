@@ -19,11 +19,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import orjson
 import psutil
 from argon2 import PasswordHasher
-from tests.support import OrgFactory, ServerProcess, free_port, org_factory, start_server
+from tests.support import (
+    OrgFactory,
+    ServerProcess,
+    free_port,
+    org_factory,
+    start_server,
+    wait_healthy,
+)
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import ROOT
@@ -182,16 +188,7 @@ def bare_server(log_dir: Path) -> Iterator[BareServer]:
             stderr=log,
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("bare server exited")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("bare server did not start")
-            time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}", process)  # the same readiness as Parlour's
         yield BareServer(port, process)
     finally:
         process.terminate()

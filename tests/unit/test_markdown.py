@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parlour.domain.markdown import render_markdown, render_message
+from parlour.domain.markdown import _is_plain_sentence, render_markdown, render_message
 
 # Written out here rather than imported, so that widening the production allowlist has to be a
 # deliberate change to this test too.
@@ -387,4 +387,5 @@ def test_the_plain_line_shortcut_renders_what_the_parser_renders(line: str) -> N
     ["1. first", "- item", "A line  ", "hello *world*", "A <b>", "A & B", "x_y_z", "Tab\there"],
 )
 def test_lines_with_markdown_meaning_take_the_full_path(line: str) -> None:
+    assert not _is_plain_sentence(line)
     assert render_message(line, {}) == render_message(line, {"not a mention": "u1"})

@@ -11,10 +11,10 @@ from parlour.actions.checks import check_room_access
 from parlour.actions.context import Actor
 from parlour.actions.present import message_out, messages_out, user_out
 from parlour.actions.reads import emit_unread
-from parlour.actions.sending import SendRequest, sender_for
+from parlour.actions.sending import SendRequest, mention_candidates, sender_for
 from parlour.clock import iso
 from parlour.domain.markdown import render_message
-from parlour.domain.mentions import MentionCandidate, find_mentions
+from parlour.domain.mentions import find_mentions
 from parlour.errors import Forbidden, InvalidInput, NotFound
 from parlour.events import stream
 from parlour.ids import new_id
@@ -48,13 +48,8 @@ async def _render(ctx: WriteContext, room_id: str, content: str) -> tuple[str, l
     """HTML and mentioned member ids. Members are loaded only when the text has an `@`."""
     mentions: dict[str, str] = {}
     if "@" in content:
-        rows = await ctx.session.execute(
-            select(User.id, User.full_name, User.email)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.room_id == room_id, Membership.end_event_id.is_(None))
-        )
-        candidates = [MentionCandidate(row[0], row[1], row[2]) for row in rows]
-        mentions = find_mentions(content, candidates)
+        candidates = await mention_candidates(ctx, {room_id})
+        mentions = find_mentions(content, candidates[room_id])
     return render_message(content, mentions), list(dict.fromkeys(mentions.values()))
 
 

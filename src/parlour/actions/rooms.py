@@ -255,22 +255,20 @@ async def do_remove_member(services: Services, actor: Actor, room_id: str, user_
         await ctx.session.flush()
         if target.is_admin:
             await _keep_an_admin(ctx, room.id)
-        remaining = await room_queries.member_ids(ctx.session, room.id)
-        extra = {"user_id": user_id}
-        event_ids = await emit_room_event(
-            services, ctx, actor, room, "room.member_removed", remaining, extra
+        # Only groups lose members (checked above), so the change is one room-wide event. The
+        # removed member's span ends just before it, so they hear of it by a notice of their
+        # own, and replay keeps it that way.
+        payload = {
+            "room": await shared_room_view(ctx.session, room, services.presence),
+            "user_id": user_id,
+        }
+        room_wide = await stream.append(
+            ctx, org_id=actor.org_id, type="room.member_removed", payload=payload, room_id=room.id
         )
-        # The removed member hears of it by a notice of their own: room events stop for them
-        # before the room-wide one (their span ends there), and replay keeps it that way.
-        room_wide = next(iter(event_ids.values()), None)
-        notice = await stream.append(
-            ctx,
-            org_id=actor.org_id,
-            type="room.member_removed",
-            payload={"room": await shared_room_view(ctx.session, room, services.presence), **extra},
-            user_id=user_id,
+        await stream.append(
+            ctx, org_id=actor.org_id, type="room.member_removed", payload=payload, user_id=user_id
         )
-        target.end_event_id = room_wide if room_wide is not None else notice
+        target.end_event_id = room_wide
         await ctx.session.flush()
 
     await services.writer.run(job)

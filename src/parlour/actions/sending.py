@@ -91,7 +91,9 @@ async def store_sends(
         if outcomes[index] is None:  # the in-batch retry: the first copy's outcome, not created
             first = outcomes[first_of_key[(request.actor.user_id, request.client_id or "")]]
             outcomes[index] = (first[0], False) if isinstance(first, tuple) else first
-    return [outcome for outcome in outcomes if outcome is not None]
+    answered = [outcome for outcome in outcomes if outcome is not None]
+    assert len(answered) == len(requests), "every send in a batch gets its own answer"
+    return answered
 
 
 async def _earlier_copies(
@@ -130,7 +132,7 @@ async def _members_sending(
     return {(room_id, user.id, org_id): user for room_id, org_id, user in rows}
 
 
-async def _mention_candidates(
+async def mention_candidates(
     ctx: WriteContext, room_ids: set[str]
 ) -> dict[str, list[MentionCandidate]]:
     """Members of the rooms where a message has an `@`, the only ones worth the query."""
@@ -157,7 +159,7 @@ async def _insert(
     if not allowed:
         return []
     now = ctx.clock.now()
-    candidates = await _mention_candidates(
+    candidates = await mention_candidates(
         ctx, {requests[i].room_id for i in allowed if "@" in requests[i].content}
     )
     rows: list[dict[str, Any]] = []
@@ -199,6 +201,8 @@ async def _insert(
         .values(last_message_seq=bindparam("seq"), last_activity_at=bindparam("at")),
         [{"room": room_id, "seq": seq, "at": now} for room_id, seq in last_seq.items()],
     )
+    # The shape of present.message_out, built from the inserted rows: that helper wants an ORM
+    # Message, and a transient one per message would cost what the Core insert saved.
     views = [
         MessageOut(
             id=row["id"],
