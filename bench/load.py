@@ -65,7 +65,7 @@ def bare_frame(content: str, seq: int = 0) -> str:
         "is_active": True,
         "last_seen_at": None,
     }
-    message = {
+    message: dict[str, object] = {
         "id": f"01JDQ8ZK0Y4N3M2P5R7T{seq:06d}",
         "room_id": "01JDQ8ZK0Y4N3M2P5R7T9V1ROOM",
         "author": user,

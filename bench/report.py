@@ -75,7 +75,7 @@ def _cpu_model() -> str:
 
 def machine() -> dict[str, Any]:
     import uvicorn
-    import websockets
+    from websockets.version import version as websockets_version
 
     return {
         "cpu": _cpu_model(),
@@ -86,7 +86,7 @@ def machine() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "postgresql": _run(["psql", "--version"]),
         "uvicorn": uvicorn.__version__,
-        "websockets": websockets.__version__,
+        "websockets": websockets_version,
     }
 
 

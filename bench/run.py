@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     scenarios = asyncio.run(_run_all(names, args.quick, console, args.profile))
     results = _load_previous()
-    kept: dict[str, object] = dict(results.get("scenarios", {}) or {})  # type: ignore[call-overload]
+    previous = results.get("scenarios")
+    kept: dict[str, object] = dict(previous) if isinstance(previous, dict) else {}
     kept.update(scenarios)
     results = {
         "machine": machine(),

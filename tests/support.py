@@ -11,16 +11,15 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 
 from parlour.actions.users import do_create_org, do_create_user
 from parlour.client import ParlourClient
 from parlour.config import Settings
-from parlour.events import stream
 from parlour.ids import new_id
-from parlour.services import Services, build_services
-from parlour.storage.writer import WriteContext
+from parlour.services import Services, close_services, open_services
 
 PASSWORD = "correct horse battery"
 
@@ -51,7 +50,7 @@ class ServerProcess:
         assert self.process is not None
         wait_healthy(self.base_url, self.process)
 
-    def _spawn(self, log: object) -> None:
+    def _spawn(self, log: IO[bytes]) -> None:
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -65,7 +64,7 @@ class ServerProcess:
             ],
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=log,  # type: ignore[arg-type]
+            stderr=log,
         )
 
     def stop(self, *, kill: bool = False) -> None:
@@ -145,20 +144,14 @@ class OrgFactory:
         self._clients: list[ParlourClient] = []
 
     async def start(self) -> None:
-        self.services = build_services(self.server.settings())
-        self.services.writer.start()
-
-        async def epoch(ctx: WriteContext) -> str:
-            return await stream.ensure_epoch(ctx.session)
-
-        self.services.epoch = await self.services.writer.run(epoch)
+        # The server process migrated the database already.
+        self.services = await open_services(self.server.settings(), migrate=False)
 
     async def stop(self) -> None:
         for client in self._clients:
             await client.aclose()
         if self.services is not None:
-            await self.services.writer.stop()
-            await self.services.db.dispose()
+            await close_services(self.services)
 
     async def create(self, names: Sequence[str], *, login: bool = True) -> Org:
         assert self.services is not None

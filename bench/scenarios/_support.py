@@ -11,9 +11,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import orjson
 from argon2 import PasswordHasher
@@ -45,7 +46,7 @@ class InstrumentedServer(ServerProcess):
     def stats_path(self) -> Path:
         return self.data_dir / "writer-stats.jsonl"
 
-    def _spawn(self, log: object) -> None:
+    def _spawn(self, log: IO[bytes]) -> None:
         env = dict(self.env)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         env["PARLOUR_BENCH_WRITER_STATS"] = str(self.stats_path())
@@ -63,7 +64,7 @@ class InstrumentedServer(ServerProcess):
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=log,  # type: ignore[arg-type]
+            stderr=log,
         )
 
     def start(self) -> None:
@@ -154,7 +155,7 @@ def writer_stats(path: Path, start: float, end: float) -> BatchStats | None:
     )
 
 
-def main(run: Callable[[BenchContext], Awaitable[list[Row]]]) -> None:
+def main(run: Callable[[BenchContext], Coroutine[Any, Any, list[Row]]]) -> None:
     """`python -m bench.scenarios.X [--quick]`: run one scenario and print its rows."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="the smaller smoke run")

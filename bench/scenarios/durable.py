@@ -146,6 +146,8 @@ async def _socket(
     try:
         async with asyncio.timeout(spec.measure_to - time.time() + 60):
             async for raw in ws:
+                if not isinstance(raw, str):
+                    continue  # Parlour sends only text frames
                 head = raw[:16]
                 if head.startswith(('{"type":"ack"', '{"type":"error"')):  # skip the broadcasts
                     frame = orjson.loads(raw)

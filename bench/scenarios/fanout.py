@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 import psutil
+from rich.progress import TaskID
 
 from bench.common import BenchContext, Row, median, percentile
 from bench.fixtures import (
@@ -57,7 +58,7 @@ class Step:
 
 async def ladder(
     ctx: BenchContext,
-    task: object,
+    task: TaskID,
     pool: LoadPool,
     senders: Senders,
     n: int,
@@ -116,7 +117,7 @@ async def ladder(
                 load_cpu_max,
             )
         )
-        ctx.progress.advance(task)  # type: ignore[arg-type]
+        ctx.progress.advance(task)
         healthy = got.open >= n and got.missing == 0 and sent * n > 0
         if going_up:
             # Keep going up while every message arrives and the server keeps up with the offered
@@ -133,7 +134,7 @@ async def ladder(
         if steps[-1].ok or not healthy or offered <= 1000:
             break
         offered /= 2
-    ctx.progress.advance(task, max(0, 8 - len(steps)))  # type: ignore[arg-type]
+    ctx.progress.advance(task, max(0, 8 - len(steps)))
     return steps
 
 

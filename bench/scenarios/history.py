@@ -39,7 +39,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, bindparam, create_engine, event, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.support import PASSWORD
 
@@ -54,7 +63,7 @@ from bench.scenarios._support import (
 )
 from parlour.client import ParlourClient
 from parlour.ids import new_id
-from parlour.storage.models import Membership, Message, Organization, Room, User
+from parlour.storage.models import Base, Membership, Message, Organization, Room, User
 from parlour.storage.rooms import direct_key
 
 SCENARIO = "history at size"
@@ -145,12 +154,19 @@ async def _seed_postgres(url: str, n: int, progress: Callable[[float], None]) ->
     return info
 
 
+def _table(model: type[Base]) -> Table:
+    """The model's Core table (typed as any FromClause on the class; each model maps one Table)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def _fill(conn: Connection, n: int, progress: Callable[[float], None]) -> SeedInfo:
     """Insert the org, users, rooms, memberships and `n` messages, committing in big chunks."""
     rng = random.Random(6)
     password_hash = CHEAP_HASHER.hash(PASSWORD)
     org_id = new_id()
-    users = [
+    users: list[dict[str, Any]] = [
         {
             "id": new_id(),
             "org_id": org_id,
@@ -205,11 +221,11 @@ def _fill(conn: Connection, n: int, progress: Callable[[float], None]) -> SeedIn
     common = medium = 0
     chunk = 50_000
     conn.execute(
-        insert(Organization.__table__),
+        insert(_table(Organization)),
         [{"id": org_id, "name": f"History {org_id}", "created_at": BASE_TIME}],
     )
-    conn.execute(insert(User.__table__), users)
-    conn.execute(insert(Room.__table__), rooms)
+    conn.execute(insert(_table(User)), users)
+    conn.execute(insert(_table(Room)), rooms)
     conn.commit()
     for start in range(0, n, chunk):
         rows = []
@@ -240,7 +256,7 @@ def _fill(conn: Connection, n: int, progress: Callable[[float], None]) -> SeedIn
                     "created_at": BASE_TIME + timedelta(seconds=seq * 2),
                 }
             )
-        conn.execute(insert(Message.__table__), rows)
+        conn.execute(insert(_table(Message)), rows)
         conn.commit()
         progress(min(n, start + chunk) / n * 0.95)
     memberships = []
@@ -268,8 +284,8 @@ def _fill(conn: Connection, n: int, progress: Callable[[float], None]) -> SeedIn
                     "joined_at": BASE_TIME,
                 }
             )
-    conn.execute(insert(Membership.__table__), memberships)
-    room_table = Room.__table__
+    conn.execute(insert(_table(Membership)), memberships)
+    room_table = _table(Room)
     conn.execute(
         update(room_table).where(room_table.c.id == bindparam("room")),
         [
@@ -562,9 +578,7 @@ async def _explain_all(url: str, info: SeedInfo, dialect: str) -> str:
     out: list[str] = [f"# {dialect}, {info.n:,} messages\n"]
     async with AsyncSession(engine) as session:
         reader_id = (
-            await session.execute(
-                User.__table__.select().where(User.email == info.reader_email)  # type: ignore[arg-type]
-            )
+            await session.execute(_table(User).select().where(User.email == info.reader_email))
         ).first()
         assert reader_id is not None
         user_id = reader_id.id

@@ -13,6 +13,8 @@ import asyncio
 import gc
 from dataclasses import dataclass
 
+from rich.progress import TaskID
+
 from bench.common import BenchContext, Row, median, percentile
 from bench.fixtures import (
     Receiver,
@@ -44,7 +46,7 @@ class Level:
 
 async def waves(
     ctx: BenchContext,
-    task: object,
+    task: TaskID,
     pool: LoadPool,
     pid: int,
     urls: list[str],
@@ -62,7 +64,7 @@ async def waves(
         gc.collect()
         memory = rss(pid)
         result = await probe(sender, receiver, count)
-        ctx.progress.advance(task)  # type: ignore[arg-type]
+        ctx.progress.advance(task)
         out.append(
             Level(
                 level,

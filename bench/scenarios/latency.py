@@ -22,6 +22,7 @@ from tests.support import ServerProcess, free_port
 
 from bench.common import BenchContext, Row, median, percentile
 from bench.fixtures import (
+    BenchUser,
     Receiver,
     Sender,
     bare_server,
@@ -187,7 +188,7 @@ async def run(ctx: BenchContext) -> list[Row]:
 
 
 async def _across_processes(
-    first: ServerProcess, users: list, room: str, count: int, advance: object
+    first: ServerProcess, users: list[BenchUser], room: str, count: int, advance: object
 ) -> Probe:
     # Parlour's first server must itself be on Redis for events to cross; start a pair.
     env = dict(first.env)

@@ -15,6 +15,7 @@ from parlour import __version__
 from parlour.api import (
     errors,
     openapi,
+    query,
     routes_auth,
     routes_messages,
     routes_rooms,
@@ -24,38 +25,10 @@ from parlour.api import (
 from parlour.api.limits import BodyLimitMiddleware
 from parlour.clock import Clock
 from parlour.config import Settings
-from parlour.events import stream
-from parlour.events.hub import Hub
-from parlour.events.realtime import Realtime
-from parlour.services import Services, build_services
-from parlour.storage.migrate import upgrade
-from parlour.storage.writer import WriteContext
+from parlour.runtime import start_runtime, stop_runtime
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
-
-
-async def start_services(services: Services, *, migrate: bool = True) -> Realtime:
-    if services.db.is_sqlite:
-        services.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if migrate:
-        await upgrade(services.db.writer)
-    services.writer.start()
-
-    async def read_epoch(ctx: WriteContext) -> str:
-        return await stream.ensure_epoch(ctx.session)
-
-    services.epoch = await services.writer.run(read_epoch)
-    hub = Hub(services.db, services.epoch, poll_seconds=services.settings.stream_poll_seconds)
-    realtime = Realtime(services, hub)
-    await realtime.start()
-    return realtime
-
-
-async def stop_services(services: Services, realtime: Realtime) -> None:
-    await realtime.stop()
-    await services.writer.stop()
-    await services.db.dispose()
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -63,14 +36,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = build_services(settings, clock)
-        realtime = await start_services(services)
-        app.state.services = services
-        app.state.realtime = realtime
+        runtime = await start_runtime(settings, clock)
+        app.state.runtime = runtime
         try:
             yield
         finally:
-            await stop_services(services, realtime)
+            await stop_runtime(runtime)
 
     app = FastAPI(
         title="Parlour",
@@ -79,6 +50,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     errors.install(app)
+    query.install(app)
     app.add_middleware(BodyLimitMiddleware, limits=settings.limits)
     for router in (
         routes_auth.router,

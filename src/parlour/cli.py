@@ -35,16 +35,14 @@ def _settings(data_dir: Path | None) -> Settings:
 
 def _run(settings: Settings, action: Callable[..., Awaitable[T]]) -> T:
     """Run one action against started services (migrations applied), then shut down."""
-    from parlour.app import start_services, stop_services
-    from parlour.services import build_services
+    from parlour.runtime import start_runtime, stop_runtime
 
     async def main() -> T:
-        services = build_services(settings)
-        realtime = await start_services(services)
+        runtime = await start_runtime(settings)
         try:
-            return await action(services)
+            return await action(runtime.services)
         finally:
-            await stop_services(services, realtime)
+            await stop_runtime(runtime)
 
     try:
         return asyncio.run(main())
@@ -66,6 +64,7 @@ def serve(
     import uvicorn
 
     from parlour.app import create_app
+    from parlour.server import server_options
 
     settings = _settings(data_dir)
     if demo:
@@ -90,6 +89,12 @@ def serve(
         ws_ping_interval=20,
         ws_ping_timeout=20,
         lifespan="on",
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: then any local client
+        # (or a proxy that passes the header through) picks the address logins are throttled by.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
+        # Timeouts for slow or idle clients and a cap on open connections (parlour.server).
+        **server_options(settings),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,11 @@ class Limits(BaseSettings):
     frame_burst: int = 60
     # A socket whose outgoing queue grows past this is a slow consumer: it is closed and resumes.
     socket_queue_frames: int = 2_000
+    # REST sends (POST .../messages): a token bucket per user and process, like the socket's.
+    sends_per_second: float = 20.0
+    send_burst: int = 60
+    # Open WebSockets of one user in one process; the next is closed with 4429.
+    sockets_per_user: int = 100
 
 
 class Settings(BaseSettings):
@@ -41,11 +47,18 @@ class Settings(BaseSettings):
     redis_url: str = ""
     secret_key: str = ""
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Peers (addresses or CIDR networks) whose X-Forwarded-For is believed: the reverse proxies in
+    # front of us. None by default, so a client cannot pick the address it is throttled under.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     attachments_dir: Path | None = None
     # FULL fsyncs the WAL at every commit: an acknowledged message survives power loss.
     # NORMAL is faster but may lose the last commits on power loss (never on a process crash).
     sqlite_synchronous: str = "FULL"
-    event_retention_days: int = 7
+    # The contract promises 7 days of replay: a smaller value is refused at start-up rather than
+    # silently raised, so the operator learns their setting is not in force.
+    event_retention_days: int = Field(default=7, ge=7)
+    # Housekeeping (parlour.actions.housekeeping) runs on start-up and then this often.
+    housekeeping_seconds: float = Field(default=3600.0, gt=0)
     presence_away_seconds: int = 300
     presence_grace_seconds: float = 5.0
     # Presence reaches people who share a room of at most this many members with the user: in
@@ -59,6 +72,16 @@ class Settings(BaseSettings):
     # permessage-deflate keeps a zlib context per socket (tens of KiB each) and compresses every
     # frame once per recipient; chat frames are small, so it is off unless asked for.
     ws_compression: bool = False
+    # Connection limits (docs/operations.md): a connection must send its request headers within
+    # header_timeout_seconds; a body must make progress every body_timeout_seconds and average
+    # body_min_bytes_per_second after its first body_timeout_seconds; an idle keep-alive
+    # connection is closed after keepalive_timeout_seconds. Open connections (HTTP and WebSocket)
+    # are capped at max_connections, lowered to fit the process's descriptor limit.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    body_min_bytes_per_second: int = 500
+    keepalive_timeout_seconds: int = 5
+    max_connections: int = 50_000
     limits: Limits = Field(default_factory=Limits)
 
     @field_validator("allowed_origins", mode="before")
@@ -67,6 +90,25 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        parts = value.split(",") if isinstance(value, str) else value
+        if not isinstance(parts, list):
+            return parts
+        networks = []
+        for part in (str(item).strip() for item in parts):
+            if not part:
+                continue
+            # uvicorn would take a malformed entry as a literal host name and silently trust
+            # nothing (or the wrong thing): refuse it at start instead.
+            try:
+                networks.append(str(ipaddress.ip_network(part, strict=False)))
+            except ValueError:
+                message = f"trusted_proxies: {part!r} is not an address or network"
+                raise ValueError(message) from None
+        return networks
 
     @field_validator("sqlite_synchronous")
     @classmethod

@@ -90,7 +90,10 @@ class MessageOut(BaseModel):
     attachments: list[AttachmentOut]
 
 
-class RoomOut(BaseModel):
+class SharedRoomOut(BaseModel):
+    """A room as all its members see it alike: what a group's room events carry (one event
+    for the whole group, so without the per-member fields RoomOut adds)."""
+
     id: str
     type: Literal["direct", "group"]
     name: str
@@ -98,6 +101,10 @@ class RoomOut(BaseModel):
     admins: list[str]
     created_at: str
     last_message: MessageOut | None
+
+
+class RoomOut(SharedRoomOut):
+    # No docstring on purpose: the OpenAPI document keeps describing Room as before.
     unread_count: int
     last_read_message_id: str | None
 

@@ -1,11 +1,14 @@
-"""The one container of long-lived things, built in the app's lifespan (or by the CLI)."""
+"""The one container of long-lived things, opened in one place (`open_services`).
+
+Everything in it is known when it is built: the database is migrated, the writer runs and the
+stream's epoch is read before the container exists, so no field is filled in later.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,12 +16,14 @@ from argon2 import PasswordHasher
 
 from parlour.clock import Clock, SystemClock
 from parlour.config import Limits, Settings
+from parlour.events import stream
 from parlour.events.bus import Bus, InProcessBus
 from parlour.events.presence import PresenceTracker
 from parlour.ids import new_id, new_secret
 from parlour.storage.coalesce import Coalescer
 from parlour.storage.engine import Database, open_database
-from parlour.storage.writer import Writer
+from parlour.storage.migrate import upgrade
+from parlour.storage.writer import WriteContext, Writer
 
 
 @dataclass
@@ -30,17 +35,13 @@ class Services:
     presence: PresenceTracker
     bus: Bus
     hasher: PasswordHasher
-    epoch: str = ""
+    # The stream's epoch (the prefix of every cursor), read from the database at open.
+    epoch: str
     # Folds concurrent plain sends into one write (parlour.actions.sending makes it on first use).
     send_coalescer: Coalescer[Any, Any] | None = None
     process_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{new_id()[:6]}"
     )
-    # Set by the realtime hub: a user's chosen status changed, re-announce their presence.
-    on_presence_change: Callable[[str], None] = lambda user_id: None
-
-    def presence_changed(self, user_id: str) -> None:
-        self.on_presence_change(user_id)
 
     @functools.cached_property
     def dummy_password_hash(self) -> str:
@@ -57,12 +58,19 @@ class Services:
         return "sqlite" if self.db.is_sqlite else "postgresql"
 
 
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    """Everything but the realtime hub, which `parlour.app` attaches (it needs a running loop)."""
+async def open_services(
+    settings: Settings, clock: Clock | None = None, *, migrate: bool = True
+) -> Services:
+    """The services, with the database migrated (unless `migrate` is off: another process did
+    it), the writer started and the epoch read. Close with `close_services`."""
     clock = clock or SystemClock()
+    if settings.resolved_database_url().startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = open_database(
         settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous
     )
+    if migrate:
+        await upgrade(db.writer)
     bus: Bus
     if settings.redis_url:
         from parlour.events.redis_bus import RedisBus
@@ -70,10 +78,22 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         bus = RedisBus(settings.redis_url)
     else:
         bus = InProcessBus()
-    services = Services(
+    writer = Writer(db, clock, on_commit=lambda event_id: bus.stream_advanced(event_id))
+    writer.start()
+
+    async def read_epoch(ctx: WriteContext) -> str:
+        return await stream.ensure_epoch(ctx.session)
+
+    try:
+        epoch = await writer.run(read_epoch)
+    except BaseException:
+        await writer.stop()
+        await db.dispose()
+        raise
+    return Services(
         settings=settings,
         db=db,
-        writer=Writer(db, clock, on_commit=lambda event_id: bus.stream_advanced(event_id)),
+        writer=writer,
         clock=clock,
         presence=PresenceTracker(
             clock,
@@ -83,5 +103,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         bus=bus,
         # argon2id with the library's RFC 9106 low-memory defaults.
         hasher=PasswordHasher(),
+        epoch=epoch,
     )
-    return services
+
+
+async def close_services(services: Services) -> None:
+    """Let queued writes finish, then close the database."""
+    await services.writer.stop()
+    await services.db.dispose()

@@ -108,3 +108,49 @@ async def test_what_the_database_would_refuse_is_refused_alone(orgs: OrgFactory,
     assert ack.data["client_id"] == "ok-1"
     stored = await org[1].client.list_messages(room.id)
     assert [m.content for m in stored] == ["fine too"]
+
+
+async def test_sends_with_attachments_share_the_batch_and_claim_each_upload_once(
+    orgs: OrgFactory, org: Org
+) -> None:
+    """Attachments take the same folded path as plain sends: one upload is claimed by the first
+    send of a batch that names it; a second claim, someone else's upload or an unknown id is
+    refused for that send alone."""
+    other = await orgs.create(["Up Loader"])
+    room = await org[0].client.create_group("Files", [org[1].user_id])
+    mine = await org[0].client.upload("a.txt", b"alpha", "text/plain")
+    second = await org[0].client.upload("b.txt", b"beta", "text/plain")
+    theirs = await org[1].client.upload("c.txt", b"gamma", "text/plain")
+    foreign = await other[0].client.upload("d.txt", b"delta", "text/plain")
+    requests = [
+        SendRequest(actor_of(org, 0), room.id, "", "f-1", (mine.id, second.id)),
+        SendRequest(actor_of(org, 0), room.id, "again", "f-2", (mine.id,)),  # already claimed
+        SendRequest(actor_of(org, 0), room.id, "not mine", "f-3", (theirs.id,)),
+        SendRequest(actor_of(org, 0), room.id, "foreign", "f-4", (foreign.id,)),
+        SendRequest(actor_of(org, 1), room.id, "plain beside them", "f-5"),
+        SendRequest(actor_of(org, 1), room.id, "own upload", "f-6", (theirs.id,)),
+    ]
+    assert orgs.services is not None
+    services = orgs.services
+
+    async def batch(ctx: WriteContext) -> list[object]:
+        return list(await store_sends(services, ctx, requests))
+
+    claimed, twice, not_mine, not_ours, plain, own = await services.writer.run(batch)
+    assert isinstance(claimed, tuple)
+    assert [a.filename for a in claimed[0].attachments] == ["a.txt", "b.txt"]
+    for refused in (twice, not_mine, not_ours):
+        assert isinstance(refused, NotFound)
+        assert refused.code == "attachment_not_found"
+    assert isinstance(plain, tuple)
+    assert plain[0].attachments == []
+    assert isinstance(own, tuple)
+    assert [a.id for a in own[0].attachments] == [theirs.id]
+
+    stored = await org[1].client.list_messages(room.id)
+    assert [(m.content, [a.id for a in m.attachments]) for m in stored] == [
+        ("", [mine.id, second.id]),
+        ("plain beside them", []),
+        ("own upload", [theirs.id]),
+    ]
+    assert await org[1].client.download(stored[0].attachments[0].url) == b"alpha"

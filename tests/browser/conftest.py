@@ -13,9 +13,18 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Dialog,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.support import free_port, wait_healthy
 
@@ -110,9 +119,10 @@ def new_context(browser: Browser, base_url: str) -> Iterator[Callable[..., Brows
     """Makes fresh browser contexts (separate cookies/storage: separate people); closed after."""
     contexts: list[BrowserContext] = []
 
-    def make(**kwargs: object) -> BrowserContext:
+    # Any: the keyword arguments are Browser.new_context's own, forwarded as given.
+    def make(**kwargs: Any) -> BrowserContext:
         kwargs.setdefault("viewport", DESKTOP)
-        context = browser.new_context(base_url=base_url, **kwargs)  # type: ignore[arg-type]
+        context = browser.new_context(base_url=base_url, **kwargs)
         contexts.append(context)
         return context
 
@@ -125,9 +135,9 @@ def fail_on_dialog(page: Page) -> list[str]:
     """Records (and dismisses) any alert/confirm/prompt; tests assert the list stays empty."""
     seen: list[str] = []
 
-    def handler(dialog: object) -> None:
-        seen.append(dialog.message)  # type: ignore[attr-defined]
-        dialog.dismiss()  # type: ignore[attr-defined]
+    def handler(dialog: Dialog) -> None:
+        seen.append(dialog.message)
+        dialog.dismiss()
 
     page.on("dialog", handler)
     return seen

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, WebSocketRoute, expect
+from playwright.sync_api import BrowserContext, Locator, Page, Request, WebSocketRoute, expect
 
 from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, ROOT, fail_on_dialog, login
 
@@ -268,3 +268,57 @@ def test_messages_cross_a_dropped_connection(
     stored = ada.request.get(f"/api/v1/rooms/{room_id}/messages", params={"limit": 50}).json()
     assert [m["content"] for m in stored].count(from_grace) == 1
     assert [m["content"] for m in stored].count(from_ada) == 1
+
+
+def test_reading_a_busy_room_posts_few_read_pointers(person: Person) -> None:
+    """A room read live while messages pour in posts its read pointer at most about once a
+    second, not once per message, and the last pointer still reaches the server."""
+    ada = person("ada")
+    grace = person("grace")
+    grace_box = open_direct(grace, "Ada", "Ada Lovelace")
+    room_id = grace.url.split("#/room/", 1)[1].split("/", 1)[0]
+    grace.bring_to_front()
+    reads: list[str] = []
+    answered: list[str] = []
+
+    def is_read(request: Request) -> bool:
+        return request.method == "POST" and request.url.endswith(f"/rooms/{room_id}/read")
+
+    grace.on(
+        "request",
+        lambda request: reads.append(request.post_data or "") if is_read(request) else None,
+    )
+    grace.on(
+        "response",
+        lambda response: (
+            answered.append(response.request.post_data or "") if is_read(response.request) else None
+        ),
+    )
+    token = ada.request.post(
+        "/api/v1/auth/login",
+        data={"email": "ada@demo.parlour", "password": "parlour-demo"},
+    ).json()["token"]
+    burst = 12
+    texts = [unique(f"burst {n}") for n in range(burst)]
+    ids: list[str] = []
+    for text in texts:
+        answer = ada.request.post(
+            f"/api/v1/rooms/{room_id}/messages",
+            data={"content": text, "client_id": uuid.uuid4().hex},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status == 201
+        ids.append(answer.json()["id"])
+    expect(message(grace_box, texts[-1])).to_be_visible()
+    # The pointer of the newest message is posted last (within the coalescing delay).
+    if not any(ids[-1] in body for body in answered):
+        grace.wait_for_event(
+            "response",
+            lambda response: (
+                is_read(response.request) and ids[-1] in (response.request.post_data or "")
+            ),
+            timeout=10_000,
+        )
+    assert 1 <= len(reads) < burst // 2, reads
+    rooms = grace.request.get("/api/v1/unread").json()["rooms"]
+    assert rooms.get(room_id, 0) == 0

@@ -193,10 +193,9 @@ class Agent:
             attempt.tries += 1
             await self.stream.send(attempt.room_id, attempt.content, attempt.client_id)
             hello = asyncio.ensure_future(reconnected.wait())
+            either: set[asyncio.Future[Any]] = {waiter, hello}
             try:
-                await asyncio.wait(
-                    {waiter, hello}, timeout=ACK_TIMEOUT, return_when="FIRST_COMPLETED"
-                )
+                await asyncio.wait(either, timeout=ACK_TIMEOUT, return_when="FIRST_COMPLETED")
             finally:
                 hello.cancel()
             if not waiter.done():

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from parlour.client import Event
+from parlour.client import Event, EventStream
 from tests.support import Org, OrgFactory, org_factory, start_server
 
 
@@ -16,6 +16,55 @@ async def small_presence_orgs() -> AsyncIterator[OrgFactory]:
     with start_server({"PARLOUR_PRESENCE_ROOM_MEMBERS": "3"}) as server:
         async with org_factory(server) as factory:
             yield factory
+
+
+def recording(seen: list[Event], match: Callable[[Event], bool]) -> Callable[[Event], bool]:
+    """`match`, which also keeps every frame it is shown: wait_for drops the ones that fail it."""
+
+    def check(event: Event) -> bool:
+        seen.append(event)
+        return match(event)
+
+    return check
+
+
+def is_presence_of(user_id: str, status: str | None = None) -> Callable[[Event], bool]:
+    def match(event: Event) -> bool:
+        return (
+            event.type == "presence.updated"
+            and event.data["user_id"] == user_id
+            and (status is None or event.data["status"] == status)
+        )
+
+    return match
+
+
+async def frames_until_pong(stream: EventStream) -> list[Event]:
+    """Every frame pushed to this socket before now: the pong queues behind them (one outbox)."""
+    seen: list[Event] = []
+    await stream.ping()
+    await stream.wait_for(recording(seen, lambda e: e.type == "pong"), timeout=10)
+    return seen
+
+
+async def test_presence_goes_to_room_peers_only(org: Org) -> None:
+    ann, bea, cal = org[0], org[1], org[2]
+    # Ann shares a room with Bea and one with Cal; Cal shares none with Bea.
+    await ann.client.create_direct(bea.user_id)
+    await ann.client.create_direct(cal.user_id)
+    async with ann.client.events() as watcher, cal.client.events() as outsider:
+        async with bea.client.events():
+            await watcher.wait_for(is_presence_of(bea.user_id, "online"), timeout=10)
+            # Whatever went to Cal in the tick that told Ann is queued ahead of Cal's pong.
+            before_pong = await frames_until_pong(outsider)
+            about_bea = [e for e in before_pong if is_presence_of(bea.user_id)(e)]
+            assert about_bea == [], "Cal shares no room with Bea: no presence about her"
+        await watcher.wait_for(is_presence_of(bea.user_id, "offline"), timeout=10)
+        before_pong = await frames_until_pong(outsider)
+        assert [e for e in before_pong if is_presence_of(bea.user_id)(e)] == []
+        # The check can fail: Cal does get presence about Ann, whom she shares a room with.
+        await ann.client.update_me(status="busy")
+        await outsider.wait_for(is_presence_of(ann.user_id, "busy"), timeout=10)
 
 
 async def test_presence_skips_rooms_over_the_size_limit(
@@ -35,21 +84,15 @@ async def test_presence_skips_rooms_over_the_size_limit(
         ben.client.events(),
         cat.client.events() as cat_stream,
     ):
-        await watcher.wait_for(
-            lambda e: (
-                seen.append(e) is None
-                and e.type == "presence.updated"
-                and e.data["user_id"] == cat.user_id
-            ),
-            timeout=10,
-        )
+        await watcher.wait_for(recording(seen, is_presence_of(cat.user_id)), timeout=10)
         # A marker behind every presence frame already pushed to Ann (one outbox, in order).
         await cat_stream.send(direct.id, "marker", "marker-1")
         await watcher.wait_for(
-            lambda e: (
-                seen.append(e) is None
-                and e.type == "message.created"
-                and e.data["message"]["client_id"] == "marker-1"
+            recording(
+                seen,
+                lambda e: (
+                    e.type == "message.created" and e.data["message"]["client_id"] == "marker-1"
+                ),
             ),
             timeout=10,
         )

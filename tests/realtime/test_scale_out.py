@@ -11,7 +11,7 @@ from typing import IO
 
 import pytest
 
-from parlour.client import ParlourClient, Room
+from parlour.client import EventStream, ParlourClient, Room
 from tests.support import (
     PASSWORD,
     Org,
@@ -105,10 +105,10 @@ async def test_concurrent_writers_on_two_processes_lose_nothing(
         sent = await asyncio.gather(*(burst(i, c) for i, c in enumerate(senders)))
         expected = {mid for ids in sent for mid in ids}
 
-        async def collect(stream: object) -> list[str]:
+        async def collect(stream: EventStream) -> list[str]:
             seen: list[str] = []
             while len(seen) < len(expected):
-                event = await stream.wait_for("message.created", timeout=10)  # type: ignore[attr-defined]
+                event = await stream.wait_for("message.created", timeout=10)
                 seen.append(event.data["message"]["id"])
             return seen
 

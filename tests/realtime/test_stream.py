@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 import websockets
@@ -11,7 +12,7 @@ from parlour.client import Event, SessionRevoked
 from tests.support import Org
 
 
-def is_message(text: str) -> object:
+def is_message(text: str) -> Callable[[Event], bool]:
     def match(event: Event) -> bool:
         return event.type == "message.created" and event.data["message"]["content"] == text
 
@@ -25,7 +26,7 @@ async def test_two_users_chat_live_and_ack(org: Org) -> None:
         await ada_events.send(room.id, "over the socket", "cid-1")
         ack = await ada_events.wait_for("ack", timeout=5)
         assert ack.data["client_id"] == "cid-1"
-        got = await bea_events.wait_for(is_message("over the socket"), timeout=5)  # type: ignore[arg-type]
+        got = await bea_events.wait_for(is_message("over the socket"), timeout=5)
         assert got.data["message"]["id"] == ack.data["message"]["id"]
         assert got.cursor
         # A retry with the same client_id is acknowledged with the same message, not a copy.
@@ -40,14 +41,14 @@ async def test_resume_replays_exactly_what_was_missed(org: Org) -> None:
     room = await ada.create_group("Resume", [org[1].user_id])
     async with bea.events() as stream:
         await ada.send_message(room.id, "before")
-        await stream.wait_for(is_message("before"), timeout=5)  # type: ignore[arg-type]
+        await stream.wait_for(is_message("before"), timeout=5)
         cursor = stream.last_cursor
     assert cursor is not None
     missed = [(await ada.send_message(room.id, f"missed {i}")).id for i in range(5)]
     async with bea.events(since=cursor) as resumed:
         assert resumed.hello is not None
         assert resumed.hello.cursor == cursor
-        seen = []
+        seen: list[str] = []
         while len(seen) < 5:
             event = await resumed.wait_for("message.created", timeout=5)
             seen.append(event.data["message"]["id"])
@@ -70,7 +71,7 @@ async def test_removed_member_gets_no_more_events(org: Org) -> None:
         removed = await bea_stream.wait_for("room.member_removed", timeout=5)
         assert removed.data["room"]["id"] == room.id
         await ada.send_message(room.id, "secret after removal")
-        await cal_stream.wait_for(is_message("secret after removal"), timeout=5)  # type: ignore[arg-type]
+        await cal_stream.wait_for(is_message("secret after removal"), timeout=5)
         # Bea's next durable event must be the marker below, not the secret.
         await ada.create_direct(org[1].user_id)
         nxt = await bea_stream.wait_for(lambda e: e.durable, timeout=5)
@@ -82,7 +83,7 @@ async def test_replay_from_before_removal_stops_at_the_removal(org: Org) -> None
     room = await ada.create_group("Replay removal", [org[1].user_id, org[2].user_id])
     async with bea.events() as stream:
         await ada.send_message(room.id, "seen before removal")
-        await stream.wait_for(is_message("seen before removal"), timeout=5)  # type: ignore[arg-type]
+        await stream.wait_for(is_message("seen before removal"), timeout=5)
         cursor = stream.last_cursor
     await ada.send_message(room.id, "missed while away")
     await ada.remove_member(room.id, org[1].user_id)

@@ -2,6 +2,10 @@
 
 The client state is what a UI keeps: my rooms (as REST shows them) and the unread counts. Each
 test runs one action and applies the events with the rules documented in docs/events.md.
+
+Every frame received is parsed with the union of the server's frame models
+(`parlour.events.types.FRAMES`) and must give back exactly what was sent: a missing, extra or
+wrongly typed field, an unknown type or a durable event without a cursor fails the test.
 """
 
 from __future__ import annotations
@@ -10,7 +14,38 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from parlour.client import Event, ParlourClient
+from parlour.client.events import EventStream
+from parlour.events.types import (
+    Ack,
+    DurableEvent,
+    Error,
+    Frame,
+    Hello,
+    MessageCreated,
+    MessageDeleted,
+    MessageUpdated,
+    Pong,
+    PresenceUpdated,
+    RoomCreated,
+    RoomMemberAdded,
+    RoomMemberRemoved,
+    RoomUpdated,
+    RoomView,
+    Typing,
+    UnreadUpdated,
+    parse_frame,
+    wire_dict,
+)
+from parlour.schemas import RoomOut
 from tests.support import Org
+
+
+def typed(event: Event) -> Frame:
+    """The frame as its model; it must round-trip to exactly the JSON the server sent."""
+    frame = parse_frame(event.data)
+    assert wire_dict(frame) == event.data
+    assert not (isinstance(frame, DurableEvent) and frame.INTERNAL), "internal event leaked"
+    return frame
 
 
 class ClientState:
@@ -25,35 +60,38 @@ class ClientState:
             state.rooms[room.id] = room.model_dump(mode="json")
         return state
 
-    def apply(self, event: Event) -> None:
-        data = event.data
-        if event.type in ("room.created", "room.updated", "room.member_added"):
-            self.upsert_room(data["room"])
-        elif event.type == "room.member_removed":
-            if data["user_id"] == self.me:
-                self.rooms.pop(data["room"]["id"], None)
-            else:
-                self.upsert_room(data["room"])
-        elif event.type == "message.created":
-            room = self.rooms[data["message"]["room_id"]]
-            room["last_message"] = data["message"]
-            if data["message"]["author"]["id"] != self.me:
-                room["unread_count"] += 1
-        elif event.type in ("message.updated", "message.deleted"):
-            room = self.rooms[data["message"]["room_id"]]
-            if room["last_message"] and room["last_message"]["id"] == data["message"]["id"]:
-                room["last_message"] = data["message"]
-        elif event.type == "unread.updated":
-            self.rooms[data["room_id"]]["unread_count"] = data["unread_count"]
+    def apply(self, frame: Frame) -> None:
+        match frame:
+            case RoomCreated(room=room) | RoomUpdated(room=room) | RoomMemberAdded(room=room):
+                self.upsert_room(room)
+            case RoomMemberRemoved(room=room, user_id=removed):
+                if removed == self.me:
+                    self.rooms.pop(room.id, None)
+                else:
+                    self.upsert_room(room)
+            case MessageCreated(message=message):
+                state = self.rooms[message.room_id]
+                state["last_message"] = message.model_dump(mode="json")
+                if message.author.id != self.me:
+                    state["unread_count"] += 1
+            case MessageUpdated(message=message) | MessageDeleted(message=message):
+                state = self.rooms[message.room_id]
+                if state["last_message"] and state["last_message"]["id"] == message.id:
+                    state["last_message"] = message.model_dump(mode="json")
+            case UnreadUpdated(room_id=room_id, unread_count=count):
+                self.rooms[room_id]["unread_count"] = count
 
-    def upsert_room(self, room: dict[str, Any]) -> None:
-        """A group's room events carry no per-member fields: keep mine (a new room starts at
-        nothing unread); a direct room's events carry them."""
-        mine = self.rooms.get(room["id"], {"unread_count": 0, "last_read_message_id": None})
-        self.rooms[room["id"]] = {
+    def upsert_room(self, room: RoomView) -> None:
+        """A group's room events carry the shared view, without per-member fields: keep mine
+        (a new room starts at nothing unread); a direct room's events carry them."""
+        # The shape says which: a group's event with per-member fields would be one copy of
+        # the member list per member, a direct one without them would lose its counts.
+        assert isinstance(room, RoomOut) == (room.type == "direct"), room
+        mine = self.rooms.get(room.id, {"unread_count": 0, "last_read_message_id": None})
+        self.rooms[room.id] = {
             "unread_count": mine["unread_count"],
             "last_read_message_id": mine["last_read_message_id"],
-            **room,
+            **room.model_dump(mode="json"),
         }
 
     def comparable(self) -> dict[str, Any]:
@@ -70,7 +108,16 @@ class ClientState:
         rooms = {rid: dict(room) for rid, room in self.rooms.items()}
         for room in rooms.values():
             room.pop("last_read_message_id", None)
-        return strip(rooms)
+        result: dict[str, Any] = strip(rooms)
+        return result
+
+
+async def next_frame(
+    stream: EventStream, match: Callable[[Frame], bool], timeout: float = 5
+) -> Frame:
+    """The next frame that matches, every frame on the way (hello, presence, ...) checked too."""
+    event = await stream.wait_for(lambda e: match(typed(e)), timeout=timeout)
+    return typed(event)
 
 
 async def verify_action(
@@ -84,11 +131,11 @@ async def verify_action(
         marker_room = await org[3].client.create_group("marker", [org[viewer].user_id])
         seen: set[str] = set()
         while True:
-            event = await stream.wait_for(lambda e: e.durable, timeout=5)
-            if event.type == "room.created" and event.data["room"]["id"] == marker_room.id:
+            frame = await next_frame(stream, lambda f: f.DURABLE)
+            if isinstance(frame, RoomCreated) and frame.room.id == marker_room.id:
                 break
-            seen.add(event.type)
-            state.apply(event)
+            seen.add(frame.type)
+            state.apply(frame)
     assert expected_types <= seen
     fresh = await ClientState.fetch(client, org[viewer].user_id)
     fresh.rooms.pop(marker_room.id, None)
@@ -101,6 +148,12 @@ async def test_create_group(org: Org) -> None:
         1,
         lambda: org[0].client.create_group("New group", [org[1].user_id]),
         {"room.created"},
+    )
+
+
+async def test_open_direct(org: Org) -> None:
+    await verify_action(
+        org, 1, lambda: org[0].client.create_direct(org[1].user_id), {"room.created"}
     )
 
 
@@ -156,17 +209,45 @@ async def test_rename_add_remove(org: Org) -> None:
     )
 
 
-async def test_presence_goes_to_room_peers_only(org: Org, orgs: object) -> None:
+async def test_socket_frames_have_their_shapes(org: Org) -> None:
+    """hello, ack, error (with and without client_id), typing and pong, parsed by the union."""
+    room = await org[0].client.create_group("Frames", [org[1].user_id])
+    async with org[0].client.events() as mine, org[1].client.events() as theirs:
+        assert mine.hello is not None
+        hello = typed(mine.hello)
+        assert isinstance(hello, Hello)
+        assert hello.user.id == org[0].user_id
+
+        await mine.send(room.id, "over the socket", "frames-1")
+        ack = await next_frame(mine, lambda f: isinstance(f, Ack))
+        assert isinstance(ack, Ack)
+        assert (ack.client_id, ack.message.content) == ("frames-1", "over the socket")
+
+        await mine.send("no-such-room", "lost", "frames-2")
+        refused = await next_frame(mine, lambda f: isinstance(f, Error))
+        assert isinstance(refused, Error)
+        assert (refused.client_id, refused.retryable) == ("frames-2", False)
+
+        await mine.ping()
+        await next_frame(mine, lambda f: isinstance(f, Pong))
+        await mine.typing("no-such-room")
+        anonymous = await next_frame(mine, lambda f: isinstance(f, Error))
+        assert isinstance(anonymous, Error)
+        assert anonymous.client_id is None
+        assert "client_id" not in wire_dict(anonymous)  # absent, not null
+
+        await mine.typing(room.id)
+        typing = await next_frame(theirs, lambda f: isinstance(f, Typing))
+        assert isinstance(typing, Typing)
+        assert (typing.room_id, typing.user_id) == (room.id, org[0].user_id)
+
+
+async def test_presence_frame_has_its_shape(org: Org) -> None:
     await org[0].client.create_direct(org[1].user_id)
-    async with org[0].client.events() as watcher:
-        async with org[1].client.events():
-            online = await watcher.wait_for(
-                lambda e: e.type == "presence.updated" and e.data["user_id"] == org[1].user_id,
-                timeout=5,
-            )
-            assert online.data["status"] == "online"
-        offline = await watcher.wait_for(
-            lambda e: e.type == "presence.updated" and e.data["user_id"] == org[1].user_id,
-            timeout=10,
+    async with org[0].client.events() as watcher, org[1].client.events():
+        online = await next_frame(
+            watcher,
+            lambda f: isinstance(f, PresenceUpdated) and f.user_id == org[1].user_id,
         )
-        assert offline.data["status"] == "offline"
+    assert isinstance(online, PresenceUpdated)
+    assert online.status == "online"

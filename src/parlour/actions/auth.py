@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 
+from parlour.actions import login_throttle as throttle
 from parlour.actions.context import Actor
-from parlour.errors import NotLoggedIn, RateLimited
+from parlour.errors import NotLoggedIn
 from parlour.events import stream
+from parlour.events.types import SessionRevoked
 from parlour.ids import hash_secret, new_id, new_secret
 from parlour.services import Services
 from parlour.storage import users as user_queries
-from parlour.storage.models import LoginFailure, Session, User
+from parlour.storage.models import Session, User
 from parlour.storage.writer import WriteContext
 
 
@@ -30,6 +31,7 @@ class LoginResult:
     csrf_token: str
     user: User
     session_id: str
+    device_token: str | None = None
 
 
 def verify_password(services: Services, password_hash: str, password: str) -> bool:
@@ -39,56 +41,47 @@ def verify_password(services: Services, password_hash: str, password: str) -> bo
         return False
 
 
-async def _check_throttle(services: Services, keys: list[tuple[str, int]]) -> None:
-    limits = services.limits
-    since = services.clock.now() - timedelta(seconds=limits.login_window_seconds)
-    async with services.db.read_session() as session:
-        for key, allowed in keys:
-            row = (
-                await session.execute(
-                    select(func.count(LoginFailure.id), func.min(LoginFailure.at)).where(
-                        LoginFailure.key == key, LoginFailure.at >= since
-                    )
-                )
-            ).one()
-            count, oldest = int(row[0]), row[1]
-            if count >= allowed and oldest is not None:
-                wait = limits.login_window_seconds - (services.clock.now() - oldest).total_seconds()
-                raise RateLimited(
-                    "Too many failed logins. Try again later.",
-                    retry_after=max(1, int(wait) + 1),
-                    code="login_rate_limited",
-                )
+async def do_login(
+    services: Services,
+    email: str,
+    password: str,
+    client_address: str,
+    device_token: str | None = None,
+) -> LoginResult:
+    """Check a login under the throttle (actions/login_throttle.py) and open a session.
 
-
-async def do_login(services: Services, email: str, password: str, client_ip: str) -> LoginResult:
+    `device_token` is the browser's device cookie, if any; the result's `device_token` is a new
+    one to set (None: keep the cookie the browser has).
+    """
     email = email.strip().lower()
     limits = services.limits
-    account_key, ip_key = f"account:{email}", f"ip:{client_ip}"
-    await _check_throttle(
-        services,
-        [(account_key, limits.login_failures_per_account), (ip_key, limits.login_failures_per_ip)],
-    )
     async with services.db.read_session() as session:
         user = await user_queries.by_email(session, email)
+        device_id = (
+            await throttle.known_device(session, device_token, user.id)
+            if user is not None
+            else None
+        )
+    if device_id is not None:
+        keys = [(throttle.device_key(device_id), limits.login_failures_per_account)]
+    else:
+        keys = [
+            (throttle.account_key(email), limits.login_failures_per_account),
+            (throttle.address_key(client_address), limits.login_failures_per_ip),
+        ]
+    # Reserved before the password is checked, so parallel guesses cannot outrun the count.
+    attempt = await throttle.reserve_attempt(services, keys)
     stored_hash = user.password_hash if user is not None else services.dummy_password_hash
     # argon2 is deliberately slow: keep it off the event loop.
     ok = await asyncio.to_thread(verify_password, services, stored_hash, password)
     if user is None or not ok or not user.is_active:
-
-        async def record_failure(ctx: WriteContext) -> None:
-            now = ctx.clock.now()
-            ctx.session.add_all(
-                [LoginFailure(key=account_key, at=now), LoginFailure(key=ip_key, at=now)]
-            )
-
-        await services.writer.run(record_failure)
+        # The reservation stays recorded: it is this failure.
         raise NotLoggedIn("Wrong email or password.", code="invalid_credentials")
     token, csrf = new_secret(), new_secret()
     session_id = new_id()
     user_id = user.id
 
-    async def create_session(ctx: WriteContext) -> User:
+    async def create_session(ctx: WriteContext) -> tuple[User, str | None]:
         now = ctx.clock.now()
         ctx.session.add(
             Session(
@@ -99,13 +92,20 @@ async def do_login(services: Services, email: str, password: str, client_ip: str
                 created_at=now,
             )
         )
-        await ctx.session.execute(delete(LoginFailure).where(LoginFailure.key == account_key))
+        await throttle.forgive(ctx, attempt)
+        new_device = await throttle.remember_device(ctx, user_id, device_id)
         fresh = await ctx.session.get(User, user_id)
         assert fresh is not None
-        return fresh
+        return fresh, new_device
 
-    fresh_user = await services.writer.run(create_session)
-    return LoginResult(token=token, csrf_token=csrf, user=fresh_user, session_id=session_id)
+    fresh_user, new_device = await services.writer.run(create_session)
+    return LoginResult(
+        token=token,
+        csrf_token=csrf,
+        user=fresh_user,
+        session_id=session_id,
+        device_token=new_device,
+    )
 
 
 @dataclass(frozen=True)
@@ -156,8 +156,7 @@ async def revoke_sessions(
     await stream.append(
         ctx,
         org_id=user.org_id,
-        type="session.revoked",
-        payload={"only": only, "keep": keep},
+        event=SessionRevoked(only=only, keep=keep),
         user_id=user.id,
     )
 

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.actions.context import Actor
 from parlour.config import Limits
+from parlour.domain.visible import has_visible
 from parlour.errors import Forbidden, InvalidInput, NotFound
 from parlour.storage import rooms as room_queries
 from parlour.storage.models import Membership, Room
@@ -40,7 +41,8 @@ def check_name(name: str | None, limits: Limits, *, field: str = "name") -> str:
             code="invalid_characters",
             details={"field": field},
         )
-    if not cleaned:
+    if not has_visible(cleaned):
+        # Also a name of only zero-width or other invisible characters: it would show as nothing.
         raise InvalidInput(
             f"The {field} must not be empty.", code="name_required", details={"field": field}
         )

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.actions.checks import check_room_access
 from parlour.actions.context import Actor
 from parlour.actions.present import message_out, messages_out, user_out
-from parlour.actions.reads import emit_unread
+from parlour.actions.reads import emit_unread_of_many
 from parlour.actions.sending import SendRequest, mention_candidates, sender_for
 from parlour.clock import iso
 from parlour.domain.markdown import render_message
 from parlour.domain.mentions import find_mentions
 from parlour.errors import Forbidden, InvalidInput, NotFound
 from parlour.events import stream
-from parlour.ids import new_id
+from parlour.events.types import MessageDeleted, MessageUpdated
 from parlour.schemas import MessageOut, MessageVersionOut
 from parlour.services import Services
 from parlour.storage import messages as message_queries
 from parlour.storage import users as user_queries
-from parlour.storage.models import Attachment, Membership, Message, MessageVersion, Room, User
+from parlour.storage.models import Membership, Message, MessageVersion, Room, User
 from parlour.storage.writer import WriteContext
 
 CLIENT_ID_CHARS = 100  # the column's width
@@ -89,74 +89,8 @@ async def do_send_message(
         )
     if len(attachment_ids) > 20:
         raise InvalidInput("At most 20 attachments per message.", code="too_many_attachments")
-    if not attachment_ids:
-        return await sender_for(services).submit(SendRequest(actor, room_id, content, client_id))
-
-    async def job(ctx: WriteContext) -> tuple[MessageOut, bool]:
-        if client_id is not None:
-            earlier = await message_queries.by_client_id(ctx.session, actor.user_id, client_id)
-            if earlier is not None:
-                return await _message_view(services, ctx, earlier), False
-        room, _ = await check_room_access(ctx.session, actor, room_id)
-        author = await ctx.session.get(User, actor.user_id)
-        assert author is not None
-        attachments = await _claim_attachments(ctx, actor, attachment_ids)
-        html, mentioned = await _render(ctx, room.id, content)
-        now = ctx.clock.now()
-        message = Message(
-            id=new_id(),
-            room_id=room.id,
-            author_id=actor.user_id,
-            content=content,
-            html=html,
-            mentions=mentioned,
-            client_id=client_id,
-            deleted=False,
-            created_at=now,
-        )
-        ctx.session.add(message)
-        await ctx.session.flush()
-        for attachment in attachments:
-            attachment.message_seq = message.seq
-        await ctx.session.execute(
-            update(Room)
-            .where(Room.id == room.id)
-            .values(last_message_seq=message.seq, last_activity_at=now)
-        )
-        view = message_out(message, user_out(author, services.presence), attachments)
-        await stream.append(
-            ctx,
-            org_id=actor.org_id,
-            type="message.created",
-            payload={"message": view.model_dump(mode="json")},
-            room_id=room.id,
-        )
-        return view, True
-
-    return await services.writer.run(job)
-
-
-async def _claim_attachments(
-    ctx: WriteContext, actor: Actor, attachment_ids: Sequence[str]
-) -> list[Attachment]:
-    """Attachments I uploaded and have not posted yet; any other id is "not found"."""
-    if not attachment_ids:
-        return []
-    wanted = list(dict.fromkeys(attachment_ids))
-    rows = list(
-        await ctx.session.scalars(
-            select(Attachment).where(
-                Attachment.id.in_(wanted),
-                Attachment.uploader_id == actor.user_id,
-                Attachment.org_id == actor.org_id,
-                Attachment.message_seq.is_(None),
-            )
-        )
-    )
-    if len(rows) != len(wanted):
-        raise NotFound("Some attachments do not exist.", code="attachment_not_found")
-    order = {aid: index for index, aid in enumerate(wanted)}
-    return sorted(rows, key=lambda a: order[a.id])
+    request = SendRequest(actor, room_id, content, client_id, tuple(attachment_ids))
+    return await sender_for(services).submit(request)
 
 
 async def _own_message(
@@ -203,8 +137,7 @@ async def do_edit_message(
         await stream.append(
             ctx,
             org_id=actor.org_id,
-            type="message.updated",
-            payload={"message": view.model_dump(mode="json")},
+            event=MessageUpdated(message=view),
             room_id=room.id,
         )
         return view
@@ -239,17 +172,19 @@ async def do_delete_message(services: Services, actor: Actor, message_id: str) -
         message.html = ""
         message.mentions = []
         message.edited_at = ctx.clock.now()
+        # The content goes, so its edit history goes with it, in the same transaction.
+        await ctx.session.execute(
+            delete(MessageVersion).where(MessageVersion.message_seq == message.seq)
+        )
         await ctx.session.flush()
         view = await _message_view(services, ctx, message)
         await stream.append(
             ctx,
             org_id=actor.org_id,
-            type="message.deleted",
-            payload={"message": view.model_dump(mode="json")},
+            event=MessageDeleted(message=view),
             room_id=room.id,
         )
-        for user_id in affected:
-            await emit_unread(ctx, actor.org_id, user_id, room.id)
+        await emit_unread_of_many(ctx, actor.org_id, affected, room.id)
 
     await services.writer.run(job)
 
@@ -322,6 +257,14 @@ async def message_history(
         return history
 
 
+async def _can_see_room(session: AsyncSession, actor: Actor, room_id: str) -> bool:
+    try:
+        await check_room_access(session, actor, room_id)
+    except NotFound:
+        return False
+    return True
+
+
 async def search_messages(
     services: Services,
     actor: Actor,
@@ -338,7 +281,9 @@ async def search_messages(
         before_seq = None
         if before is not None:
             anchor = await message_queries.by_id(session, before)
-            if anchor is None:
+            # An anchor in a room I cannot see is as unknown as a made-up id: the same 404,
+            # or the answer would tell that the message exists.
+            if anchor is None or not await _can_see_room(session, actor, anchor.room_id):
                 raise NotFound("No such message.", code="message_not_found")
             before_seq = anchor.seq
         if (

@@ -8,7 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.clock import iso
 from parlour.events.presence import PresenceTracker
-from parlour.schemas import AttachmentOut, MeOut, MessageOut, Preferences, RoomOut, UserOut
+from parlour.schemas import (
+    AttachmentOut,
+    MeOut,
+    MessageOut,
+    Preferences,
+    RoomOut,
+    SharedRoomOut,
+    UserOut,
+)
 from parlour.storage import messages as message_queries
 from parlour.storage import rooms as room_queries
 from parlour.storage import users as user_queries
@@ -124,19 +132,15 @@ async def rooms_out(
     return result
 
 
-# What differs between members of one room (besides a direct room's name).
-PER_MEMBER_FIELDS = frozenset({"unread_count", "last_read_message_id"})
-
-
 async def _room_core(
     session: AsyncSession, room: Room, presence: PresenceTracker, also_load: Sequence[str] = ()
-) -> tuple[dict[str, object], list[Membership], dict[str, User]]:
-    """The part of a room every member sees alike, JSON-ready, without the per-member fields."""
+) -> tuple[SharedRoomOut, list[Membership], dict[str, User]]:
+    """The part of a room every member sees alike: without the per-member fields."""
     memberships = (await room_queries.memberships_of_rooms(session, [room.id])).get(room.id, [])
     users = await user_queries.by_ids(session, [m.user_id for m in memberships] + list(also_load))
     last = await message_queries.by_seqs(session, [room.last_message_seq or 0])
     last_out = (await messages_out(session, list(last.values()), presence)) if last else []
-    core = RoomOut(
+    core = SharedRoomOut(
         id=room.id,
         type=room.type,
         name=room.name,
@@ -144,15 +148,13 @@ async def _room_core(
         admins=[m.user_id for m in memberships if m.is_admin],
         created_at=iso(room.created_at) or "",
         last_message=last_out[0] if last_out else None,
-        unread_count=0,
-        last_read_message_id=None,
-    ).model_dump(mode="json", exclude=set(PER_MEMBER_FIELDS))
+    )
     return core, memberships, users
 
 
 async def shared_room_view(
     session: AsyncSession, room: Room, presence: PresenceTracker
-) -> dict[str, object]:
+) -> SharedRoomOut:
     """A group as all its members see it: what a room-wide event carries (no per-member fields;
     clients keep their own counts, which move with `unread.updated`)."""
     core, _, _ = await _room_core(session, room, presence)
@@ -164,8 +166,8 @@ async def room_views_for(
     room: Room,
     recipients: Sequence[str],
     presence: PresenceTracker,
-) -> dict[str, dict[str, object]]:
-    """One room as each recipient sees it, as JSON-ready dicts.
+) -> dict[str, RoomOut]:
+    """One room as each recipient sees it.
 
     The shared part (members, admins, last message) is computed once however many recipients
     there are; only the name of a direct room, the unread count and the read pointer differ per
@@ -177,16 +179,19 @@ async def room_views_for(
     read_messages = await message_queries.by_seqs(
         session, (m.last_read_seq for m in memberships if m.last_read_seq)
     )
-    views: dict[str, dict[str, object]] = {}
+    views: dict[str, RoomOut] = {}
     for user_id in recipients:
-        view = dict(core)
         mine = mine_by_user.get(user_id)
+        name = core.name
         if room.type == "direct":
             other = next((m.user_id for m in memberships if m.user_id != user_id), None)
             if other in users:
-                view["name"] = users[other].full_name
-        view["unread_count"] = unread.get(user_id, 0)
+                name = users[other].full_name
         read = read_messages.get(mine.last_read_seq) if mine else None
-        view["last_read_message_id"] = read.id if read else None
-        views[user_id] = view
+        # Shallow: the members and the last message are shared, already validated, models.
+        views[user_id] = RoomOut(
+            **{**dict(core), "name": name},
+            unread_count=unread.get(user_id, 0),
+            last_read_message_id=read.id if read else None,
+        )
     return views

@@ -7,8 +7,7 @@ room entirely: history, posting, editing and events, at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +17,14 @@ from parlour.actions.context import Actor
 from parlour.actions.present import room_views_for, rooms_out, shared_room_view
 from parlour.errors import Conflict, InvalidInput, NotFound
 from parlour.events import stream
+from parlour.events.types import (
+    DurableEvent,
+    RoomCreated,
+    RoomMemberAdded,
+    RoomMemberRemoved,
+    RoomUpdated,
+    RoomView,
+)
 from parlour.ids import new_id
 from parlour.schemas import RoomOut
 from parlour.services import Services
@@ -47,11 +54,12 @@ async def emit_room_event(
     ctx: WriteContext,
     actor: Actor,
     room: Room,
-    event_type: str,
+    event_for: Callable[[RoomView], DurableEvent],
     recipients: Sequence[str],
-    extra: dict[str, Any] | None = None,
 ) -> dict[str, int]:
     """Announce a change of `room` to `recipients`; returns the event id each one receives.
+
+    `event_for` builds the event around one view of the room (the shared one, or a member's).
 
     A group gets one room-wide event with the view all members share, whatever its size (a
     change to a 1,000-member group is one row, not a thousand copies of its member list). The
@@ -61,19 +69,14 @@ async def emit_room_event(
     if room.type == "group":
         view = await shared_room_view(ctx.session, room, services.presence)
         event_id = await stream.append(
-            ctx,
-            org_id=actor.org_id,
-            type=event_type,
-            payload={"room": view, **(extra or {})},
-            room_id=room.id,
+            ctx, org_id=actor.org_id, event=event_for(view), room_id=room.id
         )
         return dict.fromkeys(recipients, event_id)
     views = await room_views_for(ctx.session, room, recipients, services.presence)
     event_ids: dict[str, int] = {}
     for user_id in recipients:
-        payload: dict[str, Any] = {"room": views[user_id], **(extra or {})}
         event_ids[user_id] = await stream.append(
-            ctx, org_id=actor.org_id, type=event_type, payload=payload, user_id=user_id
+            ctx, org_id=actor.org_id, event=event_for(views[user_id]), user_id=user_id
         )
     return event_ids
 
@@ -134,7 +137,7 @@ async def _add_memberships(
     user_ids: Sequence[str],
     admins: set[str],
     *,
-    event_type: str = "room.created",
+    event_type: type[RoomCreated | RoomMemberAdded] = RoomCreated,
 ) -> None:
     now = ctx.clock.now()
     last_seq = await _last_seq(ctx, room.id)
@@ -151,13 +154,18 @@ async def _add_memberships(
         ctx.session.add(membership)
         added.append(membership)
     await ctx.session.flush()
-    if event_type == "room.created":
-        recipients = list(user_ids)
-        extra: dict[str, Any] = {}
+    new = list(user_ids)
+    if event_type is RoomCreated:
+        recipients = new
     else:
         recipients = await room_queries.member_ids(ctx.session, room.id)
-        extra = {"user_ids": list(user_ids)}
-    event_ids = await emit_room_event(services, ctx, actor, room, event_type, recipients, extra)
+
+    def event_for(view: RoomView) -> DurableEvent:
+        if event_type is RoomCreated:
+            return RoomCreated(room=view)
+        return RoomMemberAdded(room=view, user_ids=new)
+
+    event_ids = await emit_room_event(services, ctx, actor, room, event_for, recipients)
     for membership in added:
         # Room events from this member's notice on are theirs; none before it.
         membership.start_event_id = event_ids[membership.user_id] - 1
@@ -206,7 +214,9 @@ async def do_rename_room(services: Services, actor: Actor, room_id: str, name: s
         room.name = clean_name
         await ctx.session.flush()
         members = await room_queries.member_ids(ctx.session, room.id)
-        await emit_room_event(services, ctx, actor, room, "room.updated", members)
+        await emit_room_event(
+            services, ctx, actor, room, lambda view: RoomUpdated(room=view), members
+        )
 
     await services.writer.run(job)
     return await get_room(services, actor, room_id)
@@ -232,7 +242,7 @@ async def do_add_members(
             )
         if new:
             await _add_memberships(
-                services, ctx, actor, room, new, set(), event_type="room.member_added"
+                services, ctx, actor, room, new, set(), event_type=RoomMemberAdded
             )
 
     await services.writer.run(job)
@@ -257,17 +267,12 @@ async def do_remove_member(services: Services, actor: Actor, room_id: str, user_
             await _keep_an_admin(ctx, room.id)
         # Only groups lose members (checked above), so the change is one room-wide event. The
         # removed member's span ends just before it, so they hear of it by a notice of their
-        # own, and replay keeps it that way.
-        payload = {
-            "room": await shared_room_view(ctx.session, room, services.presence),
-            "user_id": user_id,
-        }
-        room_wide = await stream.append(
-            ctx, org_id=actor.org_id, type="room.member_removed", payload=payload, room_id=room.id
+        # own, and replay keeps it that way. One event object: its payload is encoded once.
+        notice = RoomMemberRemoved(
+            room=await shared_room_view(ctx.session, room, services.presence), user_id=user_id
         )
-        await stream.append(
-            ctx, org_id=actor.org_id, type="room.member_removed", payload=payload, user_id=user_id
-        )
+        room_wide = await stream.append(ctx, org_id=actor.org_id, event=notice, room_id=room.id)
+        await stream.append(ctx, org_id=actor.org_id, event=notice, user_id=user_id)
         target.end_event_id = room_wide
         await ctx.session.flush()
 

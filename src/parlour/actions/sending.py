@@ -1,10 +1,13 @@
-"""Plain sends (text, no attachments), stored many at a time.
+"""Every send (text, attachments or both), stored many at a time: the one send path.
 
 Sends are the hottest write. Concurrent sends are folded into one writer job (a Coalescer) that
 checks, inserts and announces them with a fixed number of set-wise queries whatever their number:
-earlier copies by client_id, the senders' memberships, one multi-row insert of messages, one per
-room touched, one multi-row insert of events. Each send still gets its own answer; a send that
+earlier copies by client_id, the senders' memberships, the attachments they claim, one multi-row
+insert of messages, one per room touched, one claiming the attachments, one multi-row insert of
+events. Each send still gets its own answer; a send that
 fails its checks is left out before anything is written, so it never needs a savepoint of its own.
+The checks include the sender's session, read in the batch's own transaction: a socket whose
+session was revoked a moment ago (its close not yet processed) cannot store anything.
 """
 
 from __future__ import annotations
@@ -17,17 +20,19 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from parlour.actions.context import Actor
-from parlour.actions.present import messages_out, user_out
+from parlour.actions.present import attachment_out, messages_out, user_out
+from parlour.actions.revocation import revoked_sessions, session_revoked
 from parlour.clock import iso
 from parlour.domain.markdown import render_message
 from parlour.domain.mentions import MentionCandidate, find_mentions
 from parlour.errors import NotFound
 from parlour.events import stream
+from parlour.events.types import MessageCreated
 from parlour.ids import new_id
 from parlour.schemas import MessageOut, UserOut
 from parlour.services import Services
 from parlour.storage.coalesce import Coalescer
-from parlour.storage.models import Membership, Message, Room, User
+from parlour.storage.models import Attachment, Membership, Message, Room, User
 from parlour.storage.writer import WriteContext
 
 
@@ -37,6 +42,7 @@ class SendRequest:
     room_id: str
     content: str
     client_id: str | None
+    attachment_ids: tuple[str, ...] = ()
 
 
 SendResult = tuple[MessageOut, bool]  # (message, created)
@@ -60,12 +66,15 @@ async def store_sends(
     services: Services, ctx: WriteContext, requests: Sequence[SendRequest]
 ) -> list[SendResult | BaseException]:
     outcomes: list[SendResult | BaseException | None] = [None] * len(requests)
+    revoked = await revoked_sessions(ctx.session, {r.actor.session_id for r in requests})
     earlier = await _earlier_copies(services, ctx, requests)
     fresh: list[int] = []
     first_of_key: dict[tuple[str, str], int] = {}
     for index, request in enumerate(requests):
         key = (request.actor.user_id, request.client_id) if request.client_id else None
-        if key is not None and key in earlier:
+        if request.actor.session_id in revoked:
+            outcomes[index] = session_revoked()  # not even a retry's earlier copy
+        elif key is not None and key in earlier:
             outcomes[index] = (earlier[key], False)
         elif key is not None and key in first_of_key:
             continue  # a retry inside this very batch: answered from the first copy below
@@ -84,7 +93,15 @@ async def store_sends(
         else:
             allowed.append(index)
 
-    views = await _insert(services, ctx, requests, allowed, authors)
+    claimed = await _claim_attachments(ctx, requests, allowed)
+    for index in allowed:
+        if index not in claimed:
+            outcomes[index] = NotFound(
+                "Some attachments do not exist.", code="attachment_not_found"
+            )
+    allowed = [index for index in allowed if index in claimed]
+
+    views = await _insert(services, ctx, requests, allowed, authors, claimed)
     for index, view in zip(allowed, views, strict=True):
         outcomes[index] = (view, True)
     for index, request in enumerate(requests):
@@ -132,6 +149,39 @@ async def _members_sending(
     return {(room_id, user.id, org_id): user for room_id, org_id, user in rows}
 
 
+async def _claim_attachments(
+    ctx: WriteContext, requests: Sequence[SendRequest], allowed: Sequence[int]
+) -> dict[int, list[Attachment]]:
+    """index → the attachments that send claims, in its order, for each send whose every
+    attachment is its sender's own upload, of its organization, and not yet posted (nor claimed
+    by an earlier send of this batch). A send missing any of them is left out of the result."""
+    wanted = {aid for index in allowed for aid in requests[index].attachment_ids}
+    rows: dict[str, Attachment] = {}
+    if wanted:
+        found = await ctx.session.scalars(
+            select(Attachment).where(
+                Attachment.id.in_(list(wanted)), Attachment.message_seq.is_(None)
+            )
+        )
+        rows = {attachment.id: attachment for attachment in found}
+    taken: set[str] = set()
+    claimed: dict[int, list[Attachment]] = {}
+    for index in allowed:
+        request = requests[index]
+        ids = list(dict.fromkeys(request.attachment_ids))
+        mine = [rows.get(aid) for aid in ids]
+        if all(
+            a is not None
+            and a.id not in taken
+            and a.uploader_id == request.actor.user_id
+            and a.org_id == request.actor.org_id
+            for a in mine
+        ):
+            claimed[index] = [a for a in mine if a is not None]
+            taken.update(ids)
+    return claimed
+
+
 async def mention_candidates(
     ctx: WriteContext, room_ids: set[str]
 ) -> dict[str, list[MentionCandidate]]:
@@ -155,6 +205,7 @@ async def _insert(
     requests: Sequence[SendRequest],
     allowed: Sequence[int],
     authors: dict[tuple[str, str, str], User],
+    claimed: dict[int, list[Attachment]],
 ) -> list[MessageOut]:
     if not allowed:
         return []
@@ -193,6 +244,20 @@ async def _insert(
     last_seq: dict[str, int] = {}
     for row in rows:
         last_seq[row["room_id"]] = max(seq_of[row["id"]], last_seq.get(row["room_id"], 0))
+    # One executemany for every attachment claimed.
+    attachments_table = Attachment.metadata.tables["attachments"]
+    claims = [
+        {"aid": attachment.id, "seq": seq_of[row["id"]]}
+        for index, row in zip(allowed, rows, strict=True)
+        for attachment in claimed[index]
+    ]
+    if claims:
+        await ctx.session.execute(
+            update(attachments_table)
+            .where(attachments_table.c.id == bindparam("aid"))
+            .values(message_seq=bindparam("seq")),
+            claims,
+        )
     # One executemany for every room touched.
     rooms = Room.metadata.tables["rooms"]
     await ctx.session.execute(
@@ -215,17 +280,16 @@ async def _insert(
             deleted=False,
             client_id=row["client_id"],
             mentions=row["mentions"],
-            attachments=[],
+            attachments=[attachment_out(a) for a in claimed[index]],
         )
-        for row in rows
+        for index, row in zip(allowed, rows, strict=True)
     ]
     await stream.append_many(
         ctx,
         [
             stream.NewEvent(
                 org_id=requests[index].actor.org_id,
-                type="message.created",
-                payload={"message": view.model_dump(mode="json")},
+                event=MessageCreated(message=view),
                 room_id=view.room_id,
             )
             for index, view in zip(allowed, views, strict=True)

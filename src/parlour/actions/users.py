@@ -8,11 +8,13 @@ import re
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from parlour.actions import login_throttle as throttle
 from parlour.actions.auth import revoke_sessions, verify_password
 from parlour.actions.checks import check_name, check_org_admin
 from parlour.actions.context import Actor
 from parlour.actions.present import me_out, user_out
 from parlour.errors import Conflict, InvalidInput, NotFound
+from parlour.events.realtime import announce_status_change
 from parlour.ids import new_id
 from parlour.schemas import ChatProfileOut, MeOut, Preferences, UserOut
 from parlour.services import Services
@@ -190,7 +192,7 @@ async def do_update_me(
 
     user = await services.writer.run(job)
     if status is not None:
-        services.presence_changed(actor.user_id)
+        announce_status_change(services.bus, actor.user_id)
     return me_out(user, services.presence)
 
 
@@ -201,6 +203,11 @@ async def do_change_password(
     async with services.db.read_session() as session:
         user = await session.get(User, actor.user_id)
     assert user is not None
+    # The current password is what a stolen session would guess: it spends the account's login
+    # budget (a wrong one is a login failure), reserved before checking like a login.
+    attempt = await throttle.reserve_attempt(
+        services, [(throttle.account_key(user.email), services.limits.login_failures_per_account)]
+    )
     if not await asyncio.to_thread(verify_password, services, user.password_hash, current_password):
         raise InvalidInput(
             "The current password is wrong.",
@@ -213,6 +220,8 @@ async def do_change_password(
         fresh = await ctx.session.get(User, actor.user_id)
         assert fresh is not None
         fresh.password_hash = new_hash
+        await throttle.forgive(ctx, attempt)
+        await throttle.forget_devices(ctx, fresh.id)
         await revoke_sessions(ctx, fresh, keep=actor.session_id)
 
     await services.writer.run(job)

@@ -12,11 +12,14 @@ from starlette.requests import HTTPConnection
 from parlour.actions.auth import Authenticated, authenticate
 from parlour.actions.context import Actor
 from parlour.errors import Forbidden, NotLoggedIn
+from parlour.runtime import Runtime
 from parlour.schemas import NO_NUL, ErrorOut
 from parlour.services import Services
 
 SESSION_COOKIE = "parlour_session"
 CSRF_COOKIE = "parlour_csrf"
+# The browser's login device (actions/login_throttle.py): outlives sessions, sent only to login.
+DEVICE_COOKIE = "parlour_device"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -61,9 +64,24 @@ AUTH_ERRORS = (401, 403)
 BODY_ERRORS = (400, 413, 422)
 
 
+def get_runtime(connection: HTTPConnection) -> Runtime:
+    runtime = connection.app.state.runtime
+    assert isinstance(runtime, Runtime), "the app's lifespan starts the runtime"
+    return runtime
+
+
 def get_services(connection: HTTPConnection) -> Services:
-    services: Services = connection.app.state.services
-    return services
+    return get_runtime(connection).services
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The caller's address, as logins are throttled by it.
+
+    The peer's address, unless the peer is one of PARLOUR_TRUSTED_PROXIES: then uvicorn has
+    already replaced it with the one X-Forwarded-For names (parlour.cli serve configures it so;
+    nobody else's X-Forwarded-For is believed).
+    """
+    return connection.client.host if connection.client else "unknown"
 
 
 def bearer_token(connection: HTTPConnection) -> str | None:

@@ -6,20 +6,24 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
 from parlour.actions import auth as auth_actions
+from parlour.actions.login_throttle import DEVICE_COOKIE_SECONDS
 from parlour.actions.present import me_out
 from parlour.api.deps import (
     AUTH_ERRORS,
     BODY_ERRORS,
     CSRF_COOKIE,
+    DEVICE_COOKIE,
     SESSION_COOKIE,
     CurrentActor,
     ServicesDep,
+    client_address,
     error_responses,
 )
 from parlour.errors import Unavailable
 from parlour.schemas import HealthOut, LoginIn, LoginOut
 
 router = APIRouter()
+LOGIN_PATH = "/api/v1/auth/login"
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["health"], responses=error_responses(503))
@@ -35,7 +39,7 @@ async def healthz(services: ServicesDep) -> HealthOut:
 
 
 @router.post(
-    "/api/v1/auth/login",
+    LOGIN_PATH,
     response_model=LoginOut,
     tags=["auth"],
     responses=error_responses(401, 429, *BODY_ERRORS),
@@ -43,9 +47,25 @@ async def healthz(services: ServicesDep) -> HealthOut:
 async def login(
     body: LoginIn, request: Request, response: Response, services: ServicesDep
 ) -> LoginOut:
-    client_ip = request.client.host if request.client else "unknown"
-    result = await auth_actions.do_login(services, body.email, body.password, client_ip)
+    result = await auth_actions.do_login(
+        services,
+        body.email,
+        body.password,
+        client_address(request),
+        request.cookies.get(DEVICE_COOKIE),
+    )
     secure = services.settings.cookie_secure
+    if result.device_token is not None:
+        # Persistent (it marks the browser, not the session) and sent to the login route only.
+        response.set_cookie(
+            DEVICE_COOKIE,
+            result.device_token,
+            max_age=DEVICE_COOKIE_SECONDS,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            path=LOGIN_PATH,
+        )
     response.set_cookie(
         SESSION_COOKIE, result.token, httponly=True, samesite="lax", secure=secure, path="/"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from parlour.actions import attachments as attachment_actions
@@ -15,11 +15,21 @@ from parlour.api.deps import (
     AUTH_ERRORS,
     BODY_ERRORS,
     CurrentActor,
-    IdPath,
     ServicesDep,
     error_responses,
 )
+from parlour.api.id_check import (
+    AfterIdQuery,
+    AttachmentIdPath,
+    AuthorIdQuery,
+    BeforeIdQuery,
+    MessageIdPath,
+    RoomIdPath,
+    RoomIdQuery,
+)
 from parlour.api.json import JSONBytes
+from parlour.api.throttle import throttles
+from parlour.errors import RateLimited
 from parlour.schemas import (
     NO_NUL,
     AttachmentOut,
@@ -31,8 +41,6 @@ from parlour.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
-IdQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
-
 
 @router.get(
     "/rooms/{room_id}/messages",
@@ -40,11 +48,11 @@ IdQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
     responses=error_responses(401, 404, 422),
 )
 async def list_messages(
-    room_id: IdPath,
+    room_id: RoomIdPath,
     actor: CurrentActor,
     services: ServicesDep,
-    before: IdQuery = None,
-    after: IdQuery = None,
+    before: BeforeIdQuery = None,
+    after: AfterIdQuery = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> list[MessageOut]:
     return await message_actions.list_messages(
@@ -58,12 +66,21 @@ async def list_messages(
     status_code=201,
     responses={
         200: {"model": MessageOut, "description": "A retry: the first message again"},
-        **error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
+        **error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404, 429),
     },
 )
 async def send_message(
-    room_id: IdPath, body: SendMessageIn, actor: CurrentActor, services: ServicesDep
+    room_id: RoomIdPath,
+    body: SendMessageIn,
+    actor: CurrentActor,
+    services: ServicesDep,
+    request: Request,
 ) -> Response:
+    # Per user, like the socket's per-socket bucket: REST is no way around the flood limit.
+    sends = throttles(request.app, services.limits).sends
+    wait = sends.take(actor.user_id, services.clock.monotonic())
+    if wait is not None:
+        raise RateLimited("Too many messages; slow down.", retry_after=wait)
     message, created = await message_actions.do_send_message(
         services, actor, room_id, body.content, body.client_id, body.attachment_ids or ()
     )
@@ -76,7 +93,7 @@ async def send_message(
     responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
 )
 async def edit_message(
-    message_id: IdPath, body: EditMessageIn, actor: CurrentActor, services: ServicesDep
+    message_id: MessageIdPath, body: EditMessageIn, actor: CurrentActor, services: ServicesDep
 ) -> MessageOut:
     return await message_actions.do_edit_message(services, actor, message_id, body.content)
 
@@ -87,7 +104,7 @@ async def edit_message(
     responses=error_responses(*AUTH_ERRORS, 404, 422),
 )
 async def delete_message(
-    message_id: IdPath, actor: CurrentActor, services: ServicesDep
+    message_id: MessageIdPath, actor: CurrentActor, services: ServicesDep
 ) -> Response:
     await message_actions.do_delete_message(services, actor, message_id)
     return Response(status_code=204)
@@ -99,7 +116,7 @@ async def delete_message(
     responses=error_responses(401, 404, 422),
 )
 async def message_history(
-    message_id: IdPath, actor: CurrentActor, services: ServicesDep
+    message_id: MessageIdPath, actor: CurrentActor, services: ServicesDep
 ) -> list[MessageVersionOut]:
     return await message_actions.message_history(services, actor, message_id)
 
@@ -109,9 +126,9 @@ async def search_messages(
     actor: CurrentActor,
     services: ServicesDep,
     q: Annotated[str, Query(max_length=500, pattern=NO_NUL)] = "",
-    room_id: IdQuery = None,
-    author_id: IdQuery = None,
-    before: IdQuery = None,
+    room_id: RoomIdQuery = None,
+    author_id: AuthorIdQuery = None,
+    before: BeforeIdQuery = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> list[MessageOut]:
     return await message_actions.search_messages(
@@ -160,7 +177,7 @@ async def upload(
     tags=["attachments"],
 )
 async def download(
-    attachment_id: IdPath, actor: CurrentActor, services: ServicesDep
+    attachment_id: AttachmentIdPath, actor: CurrentActor, services: ServicesDep
 ) -> FileResponse:
     found = await attachment_actions.open_download(services, actor, attachment_id)
     response = FileResponse(

@@ -12,10 +12,10 @@ from parlour.api.deps import (
     AUTH_ERRORS,
     BODY_ERRORS,
     CurrentActor,
-    IdPath,
     ServicesDep,
     error_responses,
 )
+from parlour.api.id_check import RoomIdPath, UserIdPath
 from parlour.api.json import JSONBytes
 from parlour.schemas import (
     NO_NUL,
@@ -58,7 +58,7 @@ async def list_rooms(
 
 
 @router.get("/rooms/{room_id}", response_model=RoomOut, responses=error_responses(401, 404, 422))
-async def get_room(room_id: IdPath, actor: CurrentActor, services: ServicesDep) -> RoomOut:
+async def get_room(room_id: RoomIdPath, actor: CurrentActor, services: ServicesDep) -> RoomOut:
     return await room_actions.get_room(services, actor, room_id)
 
 
@@ -68,7 +68,7 @@ async def get_room(room_id: IdPath, actor: CurrentActor, services: ServicesDep) 
     responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
 )
 async def rename_room(
-    room_id: IdPath, body: RenameRoomIn, actor: CurrentActor, services: ServicesDep
+    room_id: RoomIdPath, body: RenameRoomIn, actor: CurrentActor, services: ServicesDep
 ) -> RoomOut:
     return await room_actions.do_rename_room(services, actor, room_id, body.name)
 
@@ -79,7 +79,7 @@ async def rename_room(
     responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
 )
 async def add_members(
-    room_id: IdPath, body: AddMembersIn, actor: CurrentActor, services: ServicesDep
+    room_id: RoomIdPath, body: AddMembersIn, actor: CurrentActor, services: ServicesDep
 ) -> RoomOut:
     return await room_actions.do_add_members(services, actor, room_id, body.user_ids)
 
@@ -90,7 +90,7 @@ async def add_members(
     responses=error_responses(*AUTH_ERRORS, 404, 409, 422),
 )
 async def remove_member(
-    room_id: IdPath, user_id: IdPath, actor: CurrentActor, services: ServicesDep
+    room_id: RoomIdPath, user_id: UserIdPath, actor: CurrentActor, services: ServicesDep
 ) -> Response:
     await room_actions.do_remove_member(services, actor, room_id, user_id)
     return Response(status_code=204)
@@ -102,7 +102,7 @@ async def remove_member(
     responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
 )
 async def mark_read(
-    room_id: IdPath, body: ReadIn, actor: CurrentActor, services: ServicesDep
+    room_id: RoomIdPath, body: ReadIn, actor: CurrentActor, services: ServicesDep
 ) -> Response:
     await read_actions.do_mark_read(services, actor, room_id, body.message_id)
     return Response(status_code=204)

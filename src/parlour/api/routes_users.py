@@ -11,10 +11,10 @@ from parlour.api.deps import (
     AUTH_ERRORS,
     BODY_ERRORS,
     CurrentActor,
-    IdPath,
     ServicesDep,
     error_responses,
 )
+from parlour.api.id_check import UserIdPath
 from parlour.schemas import (
     NO_NUL,
     ChatProfileOut,
@@ -61,7 +61,7 @@ async def update_me(body: UpdateMeIn, actor: CurrentActor, services: ServicesDep
 @router.post(
     "/users/me/password",
     status_code=204,
-    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS),
+    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 429),
 )
 async def change_password(body: PasswordIn, actor: CurrentActor, services: ServicesDep) -> Response:
     await user_actions.do_change_password(services, actor, body.current_password, body.new_password)
@@ -91,7 +91,7 @@ async def create_user(body: CreateUserIn, actor: CurrentActor, services: Service
     responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404, 409),
 )
 async def update_user(
-    user_id: IdPath, body: UpdateUserIn, actor: CurrentActor, services: ServicesDep
+    user_id: UserIdPath, body: UpdateUserIn, actor: CurrentActor, services: ServicesDep
 ) -> UserOut:
     return await user_actions.admin_update_user(
         services,

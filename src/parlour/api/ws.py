@@ -21,18 +21,26 @@ from parlour.actions import reads as read_actions
 from parlour.actions.auth import Authenticated, authenticate
 from parlour.actions.context import Actor
 from parlour.actions.present import user_out
-from parlour.api.deps import SESSION_COOKIE, bearer_token, get_services
+from parlour.actions.replay import is_last_page, next_replay_page, plan_replay
+from parlour.actions.revocation import check_session
+from parlour.api.deps import SESSION_COOKIE, bearer_token, get_runtime, get_services
+from parlour.api.id_check import check_id
+from parlour.api.throttle import TOO_MANY_SOCKETS, TokenBucket, throttles
 from parlour.errors import InvalidInput, NotLoggedIn, ParlourError, RateLimited, Unavailable
 from parlour.events import stream
 from parlour.events.hub import Subscriber
 from parlour.events.realtime import Realtime
+from parlour.events.types import Ack, Hello, Pong, ResyncRequired
+from parlour.events.types import Error as ErrorFrame
 from parlour.services import Services
 from parlour.storage.engine import is_connection_error
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-REPLAY_PAGE = 500
+# Frames without a payload, encoded once.
+RESYNC_REQUIRED = ResyncRequired().to_json()
+PONG = Pong().to_json()
 MAX_SENDS_IN_FLIGHT = 64
 
 
@@ -64,36 +72,13 @@ async def _authenticate(websocket: WebSocket, services: Services) -> Authenticat
 def _error_frame(error: ParlourError, client_id: str | None = None) -> str:
     # `retryable`: the same frame may succeed later unchanged (database restarting, rate limit);
     # a send retried with the same client_id is never stored twice.
-    frame: dict[str, Any] = {"type": "error", **error.to_json(), "retryable": error.retryable}
-    if client_id is not None:
-        frame["client_id"] = client_id
-    return orjson.dumps(frame).decode()
-
-
-class TokenBucket:
-    __slots__ = ("capacity", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, capacity: int, now: float) -> None:
-        self.rate, self.capacity, self.tokens, self.stamp = (
-            rate,
-            float(capacity),
-            float(capacity),
-            now,
-        )
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
+    return ErrorFrame.of(error, client_id).to_json()
 
 
 @router.websocket("/api/v1/events")
 async def events(websocket: WebSocket) -> None:
     services = get_services(websocket)
-    realtime: Realtime = websocket.app.state.realtime
+    realtime = get_runtime(websocket).realtime
     auth = await _authenticate(websocket, services)
     if auth is None:
         await websocket.close(code=4401)
@@ -105,43 +90,39 @@ async def events(websocket: WebSocket) -> None:
     since_id = stream.decode_cursor(services.epoch, since) if since else None
     if since_id is not None:
         subscriber.floor = since_id
+    # Counted here, with no await since the check, so sockets arriving together cannot all pass;
+    # released where the hub lets the socket go.
+    sockets = throttles(websocket.app, services.limits).sockets
+    if not sockets.acquire(actor.user_id):
+        await websocket.close(code=TOO_MANY_SOCKETS, reason="Too many open sockets for this user.")
+        return
     try:
         position = await realtime.hub.attach(subscriber)
-    except BaseException:
-        realtime.hub.detach(subscriber)  # cancelled just as it was attached
+        # The hub closes a session's sockets as it passes the revocation event; a session revoked
+        # between authentication and attaching had no socket attached then: look again now.
+        await _check_still_authenticated(services, actor)
+    except BaseException as error:
+        realtime.hub.detach(subscriber)  # revoked, or cancelled just as it was attached
+        sockets.release(actor.user_id)
+        if isinstance(error, NotLoggedIn):
+            await websocket.close(code=4401)
+            return
         raise
     realtime.socket_opened(actor.user_id)
     try:
-        await _serve(websocket, services, realtime, auth, subscriber, since, since_id, position)
+        await _serve(websocket, services, realtime, auth, subscriber, since, position)
     except WebSocketDisconnect:
         pass
     finally:
         subscriber.close(1000)
         realtime.hub.detach(subscriber)
+        sockets.release(actor.user_id)
         realtime.socket_closed(actor.user_id)
 
 
-async def _replay_plan(
-    services: Services,
-    actor: Actor,
-    since: str | None,
-    since_id: int | None,
-    position: int,
-) -> tuple[int | None, list[stream.StoredEvent]]:
-    """Where replay starts (None: the client must resync) and its first page, in one read."""
-    if since is None:
-        return position, []
-    if since_id is None:
-        return None, []
+async def _check_still_authenticated(services: Services, actor: Actor) -> None:
     async with services.db.read_session() as session:
-        if since_id > position and since_id > await stream.current_position(session):
-            return None, []  # a cursor from the future: not ours
-        if since_id < await stream.pruned_before(session) - 1:
-            return None, []  # older than retention: what it missed is gone
-        if since_id >= position:
-            return since_id, []
-        page = await stream.replay_for_user(session, actor.user_id, since_id, position, REPLAY_PAGE)
-    return since_id, page
+        await check_session(session, actor)
 
 
 async def _serve(
@@ -151,21 +132,19 @@ async def _serve(
     auth: Authenticated,
     subscriber: Subscriber,
     since: str | None,
-    since_id: int | None,
     position: int,
 ) -> None:
     actor = auth.actor
-    start, first_page = await _replay_plan(services, actor, since, since_id, position)
+    plan = await plan_replay(services, actor.user_id, since, position)
+    start, first_page = plan.start, plan.first_page
     hello_cursor = (
         since if start is not None and since else stream.encode_cursor(services.epoch, position)
     )
-    user = user_out(auth.user, services.presence).model_dump(mode="json")
-    await websocket.send_text(
-        orjson.dumps({"type": "hello", "cursor": hello_cursor, "user": user}).decode()
-    )
+    user = user_out(auth.user, services.presence)
+    await websocket.send_text(Hello(cursor=hello_cursor, user=user).to_json())
     if start is None:
         subscriber.floor = 0
-        await websocket.send_text('{"type":"resync_required"}')
+        await websocket.send_text(RESYNC_REQUIRED)
     elif first_page:
         await _replay(websocket, services, actor, first_page, position)
 
@@ -185,15 +164,17 @@ async def _replay(
     page: list[stream.StoredEvent],
     up_to: int,
 ) -> None:
-    while page:
+    while True:
         for event in page:
             if event.type not in stream.INTERNAL_TYPES:
                 await websocket.send_text(event.frame(services.epoch).decode())
-        after = page[-1].id
-        if len(page) < REPLAY_PAGE or after >= up_to:
+        if is_last_page(page, up_to):
             return
-        async with services.db.read_session() as session:
-            page = await stream.replay_for_user(session, actor.user_id, after, up_to, REPLAY_PAGE)
+        next_page = await next_replay_page(services, actor.user_id, page[-1].id, up_to)
+        if next_page is None:
+            await websocket.send_text(RESYNC_REQUIRED)
+            return
+        page = next_page
 
 
 async def _send_loop(websocket: WebSocket, subscriber: Subscriber) -> None:
@@ -270,6 +251,12 @@ def _rate_limited_frame(client_id: str | None) -> str:
     return _error_frame(error, client_id[:100] if client_id is not None else None)
 
 
+def _id_field(frame: dict[str, Any], name: str) -> str:
+    # The same check as a REST path's id: a NUL here once reached a shared send batch and
+    # PostgreSQL refused the batch, failing every other user's send in it.
+    return check_id(frame.get(name), name)
+
+
 def _field(frame: dict[str, Any], name: str, *, max_length: int = 64) -> str:
     value = frame.get(name)
     if not isinstance(value, str) or not value or len(value) > max_length:
@@ -291,9 +278,11 @@ async def _handle(
     client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
     try:
         if kind == "ping":
-            subscriber.push('{"type":"pong"}')
+            subscriber.push(PONG)
         elif kind == "send":
-            room_id = _field(frame, "room_id")
+            room_id = _id_field(frame, "room_id")
+            # Shape only (the error frame names it); do_send_message then checks client_id and
+            # content exactly as it does for REST.
             client_id = _field(frame, "client_id", max_length=100)
             content = frame.get("content")
             if not isinstance(content, str):
@@ -307,11 +296,11 @@ async def _handle(
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         elif kind == "typing":
-            if not realtime.typing(actor.user_id, _field(frame, "room_id")):
+            if not realtime.typing(actor.user_id, _id_field(frame, "room_id")):
                 raise InvalidInput("No such room.", code="room_not_found")
         elif kind == "read":
             await read_actions.do_mark_read(
-                services, actor, _field(frame, "room_id"), _field(frame, "message_id")
+                services, actor, _id_field(frame, "room_id"), _id_field(frame, "message_id")
             )
             services.presence.touch(actor.user_id)
         else:
@@ -343,6 +332,8 @@ async def _send(
         )
     except ParlourError as error:
         subscriber.push(_error_frame(error, client_id))
+        if isinstance(error, NotLoggedIn):
+            subscriber.close(4401)  # the session was revoked: this socket is done, as the hub would
         return
     except Exception as error:
         if is_connection_error(error):
@@ -356,8 +347,4 @@ async def _send(
         )
         return
     services.presence.touch(actor.user_id)
-    subscriber.push(
-        orjson.dumps(
-            {"type": "ack", "client_id": client_id, "message": message.model_dump(mode="json")}
-        ).decode()
-    )
+    subscriber.push(Ack(client_id=client_id, message=message).to_json())

@@ -13,18 +13,21 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any
-
-import orjson
 
 from parlour.events import stream
-from parlour.events.stream import INTERNAL_TYPES, StoredEvent
+from parlour.events.stream import StoredEvent
+from parlour.events.types import (
+    INTERNAL_TYPES,
+    MEMBERSHIP_TYPES,
+    MembershipNotice,
+    RoomMemberRemoved,
+    SessionRevoked,
+)
 from parlour.storage import rooms as room_queries
 from parlour.storage.engine import Database
 
 log = logging.getLogger(__name__)
 
-MEMBERSHIP_TYPES = frozenset({"room.created", "room.member_added", "room.member_removed"})
 BATCH = 1000
 
 
@@ -171,19 +174,18 @@ class Hub:
 
     def _track_membership(self, event: StoredEvent) -> None:
         assert event.user_id is not None
-        payload: dict[str, Any] = orjson.loads(event.payload)
-        room_id = payload["room"]["id"]
-        if event.type == "room.member_removed" and payload.get("user_id") == event.user_id:
-            self._leave(event.user_id, room_id)
+        notice = MembershipNotice.model_validate_json(event.payload)
+        if event.type == RoomMemberRemoved.TYPE and notice.user_id == event.user_id:
+            self._leave(event.user_id, notice.room.id)
         else:
-            self._join(event.user_id, room_id)
+            self._join(event.user_id, notice.room.id)
 
     def _track_room_membership(self, event: StoredEvent) -> None:
         """A group's room-wide membership event lists its members at that position: exactly
         the local users who receive this and later events of the room."""
         assert event.room_id is not None
-        payload: dict[str, Any] = orjson.loads(event.payload)
-        members = {user["id"] for user in payload["room"]["members"]}
+        notice = MembershipNotice.model_validate_json(event.payload)
+        members = {user.id for user in notice.room.members}
         for user_id in list(self.room_users.get(event.room_id, ())):
             if user_id not in members:
                 self._leave(user_id, event.room_id)
@@ -192,9 +194,9 @@ class Hub:
                 self._join(user_id, event.room_id)
 
     def _internal(self, event: StoredEvent, subscribers: set[Subscriber]) -> None:
-        payload: dict[str, Any] = orjson.loads(event.payload)
-        if event.type == "session.revoked":
-            only, keep = payload.get("only"), payload.get("keep")
+        if event.type == SessionRevoked.TYPE:
+            revoked = SessionRevoked.model_validate_json(event.payload)
+            only, keep = revoked.only, revoked.keep
             for subscriber in list(subscribers):
                 if (
                     only is None or subscriber.session_id == only

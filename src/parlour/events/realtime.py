@@ -14,13 +14,16 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import orjson
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from parlour.clock import iso
+from parlour.domain.presence import Status
+from parlour.events.bus import Bus
 from parlour.events.hub import Hub
+from parlour.events.types import PresenceUpdated, Typing
 from parlour.services import Services
 from parlour.storage import rooms as room_queries
+from parlour.storage import users as user_queries
 from parlour.storage.models import User
 from parlour.storage.writer import WriteContext
 
@@ -28,6 +31,11 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
 HEARTBEAT_TTL = 15.0
+
+
+def announce_status_change(bus: Bus, user_id: str) -> None:
+    """A user chose a status: every process re-announces their presence to its own sockets."""
+    bus.signal({"kind": "status", "user_id": user_id})
 
 
 class Realtime:
@@ -41,7 +49,6 @@ class Realtime:
         self._typing_sent: dict[tuple[str, str], float] = {}
         self._task: asyncio.Task[None] | None = None
         self._last_beat = 0.0
-        services.on_presence_change = self._status_changed
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -113,14 +120,9 @@ class Realtime:
     def _local_count(self, user_id: str) -> int:
         return len(self.hub.by_user.get(user_id, ()))
 
-    def _status_changed(self, user_id: str) -> None:
-        self.services.bus.signal({"kind": "status", "user_id": user_id})
-
     def _touch_last_seen(self, user_id: str) -> None:
         async def job(ctx: WriteContext) -> None:
-            await ctx.session.execute(
-                update(User).where(User.id == user_id).values(last_seen_at=ctx.clock.now())
-            )
+            await user_queries.touch_last_seen(ctx.session, user_id, ctx.clock.now())
 
         task = asyncio.create_task(self.services.writer.run(job))
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
@@ -139,9 +141,7 @@ class Realtime:
         self._typing_sent[key] = now
         self.services.presence.touch(user_id)
         until = iso(self.services.clock.now() + timedelta(seconds=settings.typing_seconds))
-        frame = orjson.dumps(
-            {"type": "typing", "room_id": room_id, "user_id": user_id, "until": until}
-        ).decode()
+        frame = Typing(room_id=room_id, user_id=user_id, until=until).to_json()
         self.services.bus.signal(
             {"kind": "typing", "room_id": room_id, "user_id": user_id, "frame": frame}
         )
@@ -179,7 +179,7 @@ class Realtime:
         if not candidates:
             return
         await self._load_chosen(candidates)
-        changed: dict[str, str] = {}
+        changed: dict[str, Status] = {}
         for user_id in candidates:
             chosen = self._chosen.get(user_id)
             if chosen is None:
@@ -204,7 +204,7 @@ class Realtime:
             for user_id, status, active in rows:
                 self._chosen[user_id] = status if active else "offline"
 
-    async def _announce(self, changed: dict[str, str]) -> None:
+    async def _announce(self, changed: dict[str, Status]) -> None:
         """Tell this process's sockets of everyone whose status changed in this tick."""
         if not self.hub.by_user:
             return
@@ -216,14 +216,9 @@ class Realtime:
             )
         last_seen_at = iso(self.services.clock.now())
         for user_id, status in changed.items():
-            frame = orjson.dumps(
-                {
-                    "type": "presence.updated",
-                    "user_id": user_id,
-                    "status": status,
-                    "last_seen_at": last_seen_at,
-                }
-            ).decode()
+            frame = PresenceUpdated(
+                user_id=user_id, status=status, last_seen_at=last_seen_at
+            ).to_json()
             for viewer in audiences.get(user_id, ()):
                 if self.hub.is_local(viewer):
                     self.hub.send_to_user(viewer, frame)

@@ -16,15 +16,15 @@ import orjson
 from sqlalchemy import and_, delete, func, insert, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# Re-exported: the types the hub acts on but never forwards to clients (the models' `INTERNAL`).
+from parlour.events.types import INTERNAL_TYPES as INTERNAL_TYPES
+from parlour.events.types import DurableEvent
 from parlour.ids import new_id
 from parlour.storage.models import Event, Membership, StreamMeta
 from parlour.storage.writer import WriteContext
 
 EPOCH_KEY = "epoch"
 PRUNED_BEFORE_KEY = "pruned_before"
-
-# Event types the hub acts on but never forwards to clients.
-INTERNAL_TYPES = frozenset({"session.revoked", "user.deactivated"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,8 @@ def encode_cursor(epoch: str, event_id: int) -> str:
 def decode_cursor(epoch: str, cursor: str) -> int | None:
     """The event id in `cursor`, or None when it is malformed or from another database."""
     prefix, _, number = cursor.partition(".")
-    if prefix != epoch or not number.isdigit() or len(number) > 19:
+    # ASCII digits only: str.isdigit also takes "²" (which int() refuses) and other scripts' digits.
+    if prefix != epoch or not (number.isascii() and number.isdigit()) or len(number) > 19:
         return None
     return int(number)
 
@@ -60,12 +61,14 @@ async def append(
     ctx: WriteContext,
     *,
     org_id: str,
-    type: str,
-    payload: dict[str, Any],
+    event: DurableEvent,
     room_id: str | None = None,
     user_id: str | None = None,
 ) -> int:
-    """Append one event. Must run inside the writer's transaction of the change it describes."""
+    """Append one event to one room or one user.
+
+    Must run inside the writer's transaction of the change it describes.
+    """
     if (room_id is None) == (user_id is None):
         raise ValueError("an event goes to exactly one room or one user")
     event_id: int = (
@@ -75,8 +78,8 @@ async def append(
                 org_id=org_id,
                 room_id=room_id,
                 user_id=user_id,
-                type=type,
-                payload=orjson.dumps(payload).decode(),
+                type=event.type,
+                payload=event.payload_json,
                 created_at=ctx.clock.now(),
             )
             .returning(Event.id)
@@ -88,9 +91,10 @@ async def append(
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
+    """One event of `append_many`: what happened and whom it goes to (one room or one user)."""
+
     org_id: str
-    type: str
-    payload: dict[str, Any]
+    event: DurableEvent
     room_id: str | None = None
     user_id: str | None = None
 
@@ -107,8 +111,8 @@ async def append_many(ctx: WriteContext, events: Sequence[NewEvent]) -> None:
             "org_id": event.org_id,
             "room_id": event.room_id,
             "user_id": event.user_id,
-            "type": event.type,
-            "payload": orjson.dumps(event.payload).decode(),
+            "type": event.event.type,
+            "payload": event.event.payload_json,
             "created_at": now,
         }
         for event in events

@@ -4,6 +4,12 @@ The writer already commits concurrent jobs together, but each job still pays its
 coalescer goes one step further for hot, uniform writes (sends): requests that arrive while its
 job waits in the writer's queue join that job, which handles them all with a handful of set-wise
 queries. Each request still gets its own outcome: a result, or the error that concerns it alone.
+
+A request the database refuses (a constraint, a value it cannot store) fails the set-wise
+statement it shares with the others, so the whole folded job fails. The coalescer then runs each
+of that job's requests again as a job of its own: the refused one is answered alone with its
+error, and the rest are stored. Only a lost connection is shared by all: alone they would fail
+the same way, and retrying them is the client's call (sends carry a client_id).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from parlour.storage.engine import is_connection_error
 from parlour.storage.writer import WriteContext, Writer
 
 Request = TypeVar("Request")
@@ -55,7 +62,11 @@ class Coalescer(Generic[Request, Result]):
         try:
             outcomes = await self._writer.run(job)
         except BaseException as error:
-            # The whole job failed (or never ran): every request in it shares the error.
+            if len(taken) > 1 and isinstance(error, Exception) and not is_connection_error(error):
+                # One request may have spoiled the job for all: try each on its own.
+                await asyncio.gather(*(self._alone(request, future) for request, future in taken))
+                return
+            # The connection failed (or the job never ran): every request shares the error.
             for _, future in taken or self._take():
                 if not future.done():
                     future.set_exception(error)
@@ -63,9 +74,30 @@ class Coalescer(Generic[Request, Result]):
                 raise
             return
         for (_, future), outcome in zip(taken, outcomes, strict=True):
-            if future.done():  # the caller stopped waiting; the write stands regardless
-                continue
-            if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+            _settle(future, outcome)
+
+    async def _alone(self, request: Request, future: asyncio.Future[Result]) -> None:
+        """Run one request as a job of its own; its outcome, whatever it is, is its answer."""
+
+        async def job(ctx: WriteContext) -> Result | BaseException:
+            (outcome,) = await self._handle(ctx, [request])
+            return outcome
+
+        try:
+            outcome = await self._writer.run(job)
+        except BaseException as error:
+            if not future.done():
+                future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        _settle(future, outcome)
+
+
+def _settle(future: asyncio.Future[Result], outcome: Result | BaseException) -> None:
+    if future.done():  # the caller stopped waiting; the write stands regardless
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -79,6 +79,33 @@ async def unread_counts(
     return {row[0]: int(row[1]) for row in await session.execute(stmt)}
 
 
+async def unread_counts_of_users(
+    session: AsyncSession, user_ids: Iterable[str]
+) -> dict[str, dict[str, int]]:
+    """user → room → unread, for several users in one statement (rooms with none are absent)."""
+    users = list(set(user_ids))
+    if not users:
+        return {}
+    stmt = (
+        select(Membership.user_id, Membership.room_id, func.count(Message.seq))
+        .join(
+            Message,
+            and_(
+                Message.room_id == Membership.room_id,
+                Message.seq > Membership.last_read_seq,
+                Message.author_id != Membership.user_id,
+                Message.deleted.is_(False),
+            ),
+        )
+        .where(Membership.user_id.in_(users), Membership.end_event_id.is_(None))
+        .group_by(Membership.user_id, Membership.room_id)
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for user_id, room_id, count in await session.execute(stmt):
+        counts[user_id][room_id] = int(count)
+    return counts
+
+
 async def attachments_for(
     session: AsyncSession, message_seqs: Iterable[int]
 ) -> dict[int, list[Attachment]]:

@@ -104,6 +104,22 @@ class LoginFailure(Base):
     __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
 
 
+class LoginDevice(Base):
+    """A browser that has logged in to an account (its device cookie, stored hashed).
+
+    Logins that carry it are throttled per device instead of by the account-wide counter, so a
+    guesser cannot lock the owner out of their own devices (actions/login_throttle.py).
+    """
+
+    __tablename__ = "login_devices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Room(Base):
     __tablename__ = "rooms"
 

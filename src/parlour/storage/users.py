@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.storage.models import User
@@ -66,3 +67,8 @@ async def active_in_org(session: AsyncSession, org_id: str) -> list[User]:
         select(User).where(User.org_id == org_id, User.is_active.is_(True)).order_by(User.full_name)
     )
     return list(await session.scalars(stmt))
+
+
+async def touch_last_seen(session: AsyncSession, user_id: str, at: datetime) -> None:
+    """Record when the user's last socket closed ("last seen"). Inside a writer job."""
+    await session.execute(update(User).where(User.id == user_id).values(last_seen_at=at))

@@ -142,6 +142,8 @@ class Writer:
             failure = Unavailable(
                 "The database is unavailable; the change may not be stored. Retry."
             )
+            # The cause tells callers (the coalescer) a lost connection from a refused change.
+            failure.__cause__ = batch_error
             if is_connection_error(batch_error):
                 # Drop every pooled connection: the next batch starts on a fresh one (PostgreSQL
                 # restarted, failed over) instead of finding the dead ones one at a time.
@@ -168,6 +170,8 @@ class Writer:
             elif isinstance(job_error, ParlourError):
                 pending.future.set_exception(job_error)
             else:
-                pending.future.set_exception(Unavailable("The change could not be stored."))
+                failure = Unavailable("The change could not be stored.")
+                failure.__cause__ = job_error
+                pending.future.set_exception(failure)
         if last_event_id:
             self._on_commit(last_event_id)

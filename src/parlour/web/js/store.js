@@ -264,7 +264,41 @@ export function markRead(roomId) {
   if (lastReadPosted.get(roomId) === newest.id && !room.unread_count) return;
   lastReadPosted.set(roomId, newest.id);
   if (room.unread_count) setRoomUnread(roomId, 0, Math.max(0, state.unreadTotal - room.unread_count));
-  post(`/rooms/${enc(roomId)}/read`, { message_id: newest.id }).catch(() => lastReadPosted.delete(roomId));
+  postReadSoon(roomId, newest.id);
+}
+
+// Read pointers are posted at most once per READ_POST_MS per room, and never two at a time: a busy
+// room read live would otherwise cost a write per incoming message. The local count is already
+// zero; only the newest pointer of a burst matters (the server never moves a pointer back).
+const READ_POST_MS = 1000;
+const readPosts = new Map(); // roomId -> { want, timer, inFlight }
+
+function postReadSoon(roomId, messageId) {
+  let entry = readPosts.get(roomId);
+  if (!entry) {
+    entry = { want: null, timer: null, inFlight: false };
+    readPosts.set(roomId, entry);
+  }
+  entry.want = messageId;
+  if (entry.timer || entry.inFlight) return;
+  // The first read of a burst goes out at once (opening a room clears its badge everywhere).
+  flushRead(roomId, entry);
+}
+
+function flushRead(roomId, entry) {
+  const messageId = entry.want;
+  entry.want = null;
+  if (!messageId) {
+    readPosts.delete(roomId);
+    return;
+  }
+  entry.inFlight = true;
+  post(`/rooms/${enc(roomId)}/read`, { message_id: messageId })
+    .catch(() => { if (lastReadPosted.get(roomId) === messageId) lastReadPosted.delete(roomId); })
+    .finally(() => {
+      entry.inFlight = false;
+      entry.timer = setTimeout(() => { entry.timer = null; flushRead(roomId, entry); }, READ_POST_MS);
+    });
 }
 
 // ---- typing -------------------------------------------------------------------------------------
