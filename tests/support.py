@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 import httpx
 
@@ -37,6 +37,8 @@ class ServerProcess:
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
+    # The module run as `python -m MODULE serve ...`: a test may run a wrapped server.
+    module: ClassVar[str] = "parlour"
 
     def settings(self) -> Settings:
         settings = Settings(
@@ -55,7 +57,7 @@ class ServerProcess:
             [
                 sys.executable,
                 "-m",
-                "parlour",
+                self.module,
                 "serve",
                 "--port",
                 str(self.port),

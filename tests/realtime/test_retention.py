@@ -98,6 +98,29 @@ async def count(services: Services, stmt: Select[Any]) -> int:
         return int(await session.scalar(stmt) or 0)
 
 
+async def add_events(services: Services, how_many: int) -> list[int]:
+    """Appends `how_many` user events now (by the services' clock); returns their ids."""
+    ids: list[int] = []
+
+    async def add(ctx: WriteContext) -> None:
+        for index in range(how_many):
+            result = await ctx.session.execute(
+                insert(Event)
+                .values(
+                    org_id="o",
+                    user_id="u",
+                    type="test.event",
+                    payload=f'{{"n":{index}}}',
+                    created_at=ctx.clock.now(),
+                )
+                .returning(Event.id)
+            )
+            ids.append(int(result.scalar_one()))
+
+    await write(services, add)
+    return ids
+
+
 def message_is(
     *, content: str | None = None, id: str | None = None
 ) -> Callable[[ClientEvent], bool]:
@@ -191,24 +214,7 @@ async def test_events_go_in_chunks_but_the_newest_always_stays(
     services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(housekeeping, "CHUNK", 3)
-    ids: list[int] = []
-
-    async def add_events(ctx: WriteContext) -> None:
-        for index in range(10):
-            result = await ctx.session.execute(
-                insert(Event)
-                .values(
-                    org_id="o",
-                    user_id="u",
-                    type="test.event",
-                    payload=f'{{"n":{index}}}',
-                    created_at=ctx.clock.now(),
-                )
-                .returning(Event.id)
-            )
-            ids.append(int(result.scalar_one()))
-
-    await write(services, add_events)
+    ids = await add_events(services, 10)
     clock.advance(8 * DAY)
     removed = await run_housekeeping(services)
     assert removed["events"] == 9
@@ -225,24 +231,7 @@ async def test_a_replay_that_housekeeping_overtakes_asks_for_a_resync(
 ) -> None:
     """A replay pages through the stream; if a prune removes events it still owes between two
     pages, the next page is not silently short: the socket is told to resync."""
-    ids: list[int] = []
-
-    async def add_events(ctx: WriteContext) -> None:
-        for index in range(6):
-            result = await ctx.session.execute(
-                insert(Event)
-                .values(
-                    org_id="o",
-                    user_id="u",
-                    type="test.event",
-                    payload=f'{{"n":{index}}}',
-                    created_at=ctx.clock.now(),
-                )
-                .returning(Event.id)
-            )
-            ids.append(int(result.scalar_one()))
-
-    await write(services, add_events)
+    ids = await add_events(services, 6)
     head = ids[-1]
     assert await next_replay_page(services, "u", ids[0], head) is not None
     clock.advance(8 * DAY)

@@ -8,12 +8,9 @@ socket that authenticated just before the revocation and attached just after it 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 from sqlalchemy import select, update
@@ -108,22 +105,7 @@ async def test_the_send_actions_refuse_a_revoked_session(orgs: OrgFactory, org: 
 class RevokingServer(ServerProcess):
     """A real server process whose sockets are revoked between authentication and attach."""
 
-    def _spawn(self, log: IO[bytes]) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.realtime.revoking_server",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-            ],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    module = "tests.realtime.revoking_server"
 
 
 @pytest.fixture(scope="module")

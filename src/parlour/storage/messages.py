@@ -56,21 +56,22 @@ async def page(
     return list(reversed(list(rows)))
 
 
+# A membership's unread messages: others' live messages after its read pointer (an index range).
+_UNREAD_OF_MEMBERSHIP = and_(
+    Message.room_id == Membership.room_id,
+    Message.seq > Membership.last_read_seq,
+    Message.author_id != Membership.user_id,
+    Message.deleted.is_(False),
+)
+
+
 async def unread_counts(
     session: AsyncSession, user_id: str, room_ids: Iterable[str] | None = None
 ) -> dict[str, int]:
     """Unread messages per room: others' live messages after my read pointer (an index range)."""
     stmt = (
         select(Membership.room_id, func.count(Message.seq))
-        .join(
-            Message,
-            and_(
-                Message.room_id == Membership.room_id,
-                Message.seq > Membership.last_read_seq,
-                Message.author_id != user_id,
-                Message.deleted.is_(False),
-            ),
-        )
+        .join(Message, _UNREAD_OF_MEMBERSHIP)
         .where(Membership.user_id == user_id, Membership.end_event_id.is_(None))
         .group_by(Membership.room_id)
     )
@@ -88,15 +89,7 @@ async def unread_counts_of_users(
         return {}
     stmt = (
         select(Membership.user_id, Membership.room_id, func.count(Message.seq))
-        .join(
-            Message,
-            and_(
-                Message.room_id == Membership.room_id,
-                Message.seq > Membership.last_read_seq,
-                Message.author_id != Membership.user_id,
-                Message.deleted.is_(False),
-            ),
-        )
+        .join(Message, _UNREAD_OF_MEMBERSHIP)
         .where(Membership.user_id.in_(users), Membership.end_event_id.is_(None))
         .group_by(Membership.user_id, Membership.room_id)
     )
