@@ -3,15 +3,14 @@
 Names are checked after trimming and must show something (domain/visible.py): a document that
 still called a name of spaces and control characters valid made the schema fuzz fail whenever it
 happened to generate one (`"\u2009\u001e\t"` for PATCH /users/me). Here each sample is judged
-by the served document and by the server, and the two verdicts must agree.
+by the served document (with the validator schemathesis uses: a pattern it cannot compile is a
+broken document, as a lone-surrogate range once was) and by the server, and they must agree.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import httpx
+import jsonschema_rs
 import pytest
 
 from tests.support import Org
@@ -29,13 +28,6 @@ SAMPLES = [
 ]
 
 
-def document_accepts(schema: dict[str, Any], value: str) -> bool:
-    branch = next(b for b in schema.get("anyOf", [schema]) if b.get("type") == "string")
-    patterns = [branch["pattern"], *(part["pattern"] for part in branch.get("allOf", []))]
-    # JSON Schema patterns are unanchored searches.
-    return all(re.search(pattern, value) for pattern in patterns)
-
-
 @pytest.mark.parametrize("name", SAMPLES)
 async def test_the_document_and_the_server_agree_on_names(
     org: Org, server_url: str, name: str
@@ -49,4 +41,5 @@ async def test_the_document_and_the_server_agree_on_names(
         answer = await http.patch("/api/v1/users/me", json={"full_name": name})
     assert answer.status_code in (200, 422), answer.text
     server_accepts = answer.status_code == 200
-    assert document_accepts(schema, name) == server_accepts, (name, answer.text)
+    document_accepts = jsonschema_rs.validator_for(schema).is_valid(name)
+    assert document_accepts == server_accepts, (name, answer.text)

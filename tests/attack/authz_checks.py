@@ -6,15 +6,61 @@ and the helpers these checks use; Hypothesis collects `@invariant`s from base cl
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hypothesis.stateful import invariant
 
-from tests.attack.authz_world import API, PROBE, MAtt, MRoom, MUser
+from parlour.client import Event
+from tests.attack.authz_world import API, PROBE, MAtt, MMsg, MRoom, MUser
+
+T = TypeVar("T")
+
+
+def stable_hash(*parts: str) -> int:
+    """A hash that is the same in every process (str hashes are salted per process): which
+    probes a step makes must follow from the seed alone."""
+    return zlib.crc32("\x00".join(parts).encode())
 
 
 class ViewChecks:
+    if TYPE_CHECKING:
+        # The machine's state and helpers these checks use (AuthzMachine defines them), declared
+        # for the type checker only: at run time the machine's own definitions are the only ones.
+        users: dict[str, MUser]
+        rooms: dict[str, MRoom]
+        msgs: dict[str, MMsg]
+        atts: dict[str, MAtt]
+        tick: int
+        touched: set[str]
+        beacons: list[MUser]
+        barrier_rooms: list[str]
+        allowed_before: dict[str, set[str]]
+        members_before: dict[str, set[str]]
+
+        def fresh(self, prefix: str) -> str: ...
+        async def _req(
+            self,
+            user: MUser,
+            method: str,
+            path: str,
+            body: dict[str, Any] | None = None,
+            params: dict[str, Any] | None = None,
+            files: dict[str, tuple[str, bytes, str]] | None = None,
+        ) -> tuple[int, Any]: ...
+        def req(self, user: MUser, method: str, path: str, **kwargs: Any) -> tuple[int, Any]: ...
+        def gather(self, calls: list[Awaitable[T]]) -> list[T]: ...
+        async def _collect(self, user: MUser, until: Callable[[Event], bool]) -> Event: ...
+        def add_message(self, data: dict[str, Any], author: MUser, room: MRoom) -> MMsg: ...
+        def model_users(self, org: int | None = None) -> list[MUser]: ...
+        def listening(self) -> list[MUser]: ...
+        def rooms_of(self, user: MUser) -> set[str]: ...
+        def unread(self, user: MUser, room: MRoom) -> int: ...
+        def unread_map(self, user: MUser) -> dict[str, int]: ...
+        def room_name(self, room: MRoom, viewer: MUser) -> str: ...
+        def room_verdict(self, who: MUser, room: MRoom) -> int: ...
+
     # -- invariants ----------------------------------------------------------------------------
 
     @invariant()
@@ -94,7 +140,7 @@ class ViewChecks:
                 calls.append(self.check_room(user, room))
             for att in self.atts.values():
                 # Every pairing every other step, and any attachment touched this step.
-                if att.aid in self.touched or (self.tick + hash((att.aid, user.uid))) % 2 == 0:
+                if att.aid in self.touched or (self.tick + stable_hash(att.aid, user.uid)) % 2 == 0:
                     calls.append(self.check_download(user, att))
         self.gather(calls)
         self.tick += 1
@@ -204,7 +250,7 @@ class ViewChecks:
                 (f"{API}/rooms/{room.rid}", None),
                 (f"{API}/messages", {"room_id": room.rid}),
             ]
-            path, params = probes[(self.tick + hash((room.rid, user.uid))) % len(probes)]
+            path, params = probes[(self.tick + stable_hash(room.rid, user.uid)) % len(probes)]
             status, data = await self._req(user, "GET", path, params=params)
             assert status == expect, (user.name, room, path, status, data)
             assert data["error"]["code"] in ("room_not_found", "not_authenticated"), data

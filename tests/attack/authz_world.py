@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from hypothesis import strategies as st
 
 from parlour.client import Event, EventStream, ParlourClient
+from tests.attack.exploring import Trace
 from tests.support import PASSWORD, OrgFactory, ServerProcess
 
 T = TypeVar("T")
@@ -66,6 +67,7 @@ class Env:
     examples: int = 0
     steps: int = 0
     rules: dict[str, int] = field(default_factory=dict)
+    trace: Trace = field(default_factory=Trace)
 
 
 # -- the model ---------------------------------------------------------------------------------

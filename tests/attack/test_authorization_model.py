@@ -13,7 +13,9 @@ a "barrier" group that every user of the organization is in. The hub delivers ev
 order, so once a user's socket has shown the marker, every earlier event owed to them has arrived.
 
 Knobs for the long run: PARLOUR_MODEL_EXAMPLES, PARLOUR_MODEL_STEPS, and PARLOUR_MODEL_REPORT (a
-file to which a JSON line {"examples", "steps"} is appended when the run ends).
+file to which a JSON line {"examples", "steps", "rules", "trace", "mode", "seed"} is appended when
+the run ends). The examples are the same on every run unless PARLOUR_EXPLORE=1
+(tests/attack/exploring.py).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -58,6 +59,7 @@ from tests.attack.authz_world import (
     ok,
     pick,
 )
+from tests.attack.exploring import attack_settings, failure_info, run_info
 from tests.support import PASSWORD, OrgFactory, ServerProcess
 
 T = TypeVar("T")
@@ -126,9 +128,13 @@ class AuthzMachine(ViewChecks, RuleBasedStateMachine):
         return self.run(all_of())
 
     def step(self) -> None:
+        """Called first thing by every rule: counts it, and traces it with its arguments."""
         self.env.steps += 1
-        name = sys._getframe(1).f_code.co_name
+        caller = sys._getframe(1)
+        name = caller.f_code.co_name
         self.env.rules[name] = self.env.rules.get(name, 0) + 1
+        arguments = sorted((k, v) for k, v in caller.f_locals.items() if k != "self")
+        self.env.trace.add(self.env.examples, name, arguments)
 
     def model_users(self, org: int | None = None) -> list[MUser]:
         return [u for u in self.users.values() if not u.beacon and (org is None or u.org == org)]
@@ -1024,21 +1030,28 @@ def env(server: ServerProcess) -> Iterator[Env]:
         loop.close()
 
 
-def test_authorization_model(env: Env) -> None:
+def test_authorization_model(env: Env, pytestconfig: pytest.Config) -> None:
     AuthzMachine.env = env
+    error: BaseException | None = None
     try:
         run_state_machine_as_test(
             AuthzMachine,
-            settings=settings(
-                max_examples=EXAMPLES,
-                stateful_step_count=STEPS,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-                derandomize=False,
-            ),
+            settings=attack_settings(max_examples=EXAMPLES, stateful_step_count=STEPS),
         )
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
+        trace = env.trace.hexdigest()
+        print(f"model: {env.examples} examples, {env.steps} steps, trace {trace}")
         if REPORT:
             with open(REPORT, "a") as handle:
-                line = {"examples": env.examples, "steps": env.steps, "rules": env.rules}
+                line = {
+                    "examples": env.examples,
+                    "steps": env.steps,
+                    "rules": env.rules,
+                    "trace": trace,
+                    **run_info(pytestconfig),
+                    **failure_info(error),
+                }
                 handle.write(json.dumps(line) + "\n")

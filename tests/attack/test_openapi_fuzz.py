@@ -11,7 +11,8 @@ real ids (a room the fuzz user administers, a message in it, another member, an 
 the fuzz reaches past "not found" into the handlers.
 
 PARLOUR_FUZZ_EXAMPLES raises the examples per operation and mode (the CI run keeps it short);
-PARLOUR_FUZZ_REPORT names a file that gets one JSON line with the counts of the run.
+PARLOUR_FUZZ_REPORT names a file that gets one JSON line with the counts of the run. The cases are
+the same on every run unless PARLOUR_EXPLORE=1 (tests/attack/exploring.py).
 """
 
 from __future__ import annotations
@@ -23,21 +24,27 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.result import Err, Ok
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from tests.attack.exploring import Trace, attack_settings, failure_info, run_info
 from tests.support import PASSWORD, OrgFactory, ServerProcess, start_server
 
 EXAMPLES = int(os.environ.get("PARLOUR_FUZZ_EXAMPLES", "10"))
 REPORT = os.environ.get("PARLOUR_FUZZ_REPORT", "")
+T = TypeVar("T")
+E = TypeVar("E", bound=Exception)
+# The generated case's type parameters are schemathesis internals; the checks take any case.
+Case: TypeAlias = "schemathesis.Case[Any]"
 
 # Schema-valid requests that a business rule still refuses with 422; the document cannot say
 # these (they depend on stored state: who I am, the current password, what a file holds).
@@ -66,7 +73,7 @@ def _error_code(response: schemathesis.Response) -> str | None:
 
 
 def _positive_data_acceptance_with_rules(
-    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: Case
 ) -> bool | None:
     if response.status_code == 422 and _error_code(response) in BUSINESS_RULE_CODES:
         return None
@@ -107,7 +114,13 @@ def _login(base_url: str, email: str) -> Login:
 @pytest.fixture(scope="module")
 def fuzz_server() -> Any:
     # Its own server: the fuzz changes, deactivates and fails logins at will.
-    with start_server({"PARLOUR_LIMIT_LOGIN_FAILURES_PER_IP": "1000000"}) as process:
+    # It sends as fast as it can: a schema-valid send refused 429 would read as a wrong refusal.
+    env = {
+        "PARLOUR_LIMIT_LOGIN_FAILURES_PER_IP": "1000000",
+        "PARLOUR_LIMIT_SENDS_PER_SECOND": "1000000",
+        "PARLOUR_LIMIT_SEND_BURST": "1000000",
+    }
+    with start_server(env) as process:
         yield process
 
 
@@ -189,10 +202,22 @@ class Tally:
         self.cases = 0
         self.server_errors = 0
         self.statuses: Counter[int] = Counter()
+        self.trace = Trace()
         self.lock = threading.Lock()
 
-    def record(self, status: int) -> None:
+    def record(self, status: int, case: Case, how: str, world: World) -> None:
+        # Real ids differ from run to run; the trace names them so equal runs digest equally.
+        real = {
+            world.room_id: "<room>",
+            world.message_id: "<message>",
+            world.other_user_id: "<user>",
+            world.attachment_id: "<attachment>",
+        }
+        path = {
+            k: real.get(v, v) if isinstance(v, str) else v for k, v in case.path_parameters.items()
+        }
         with self.lock:
+            self.trace.add(case.operation.label, how, path, case.query, case.body, case.headers)
             self.cases += 1
             self.statuses[status] += 1
             if status >= 500:
@@ -211,18 +236,12 @@ def _fuzz_operation(
     # Mostly bearer; some cookie + CSRF; some with no credentials at all.
     how_strategy = st.sampled_from(["bearer", "bearer", "bearer", "cookie", "none"])
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-        report_multiple_bugs=False,
-    )
+    @attack_settings(max_examples=EXAMPLES, report_multiple_bugs=False)
     @given(case=case_strategy, how=how_strategy)
-    def run(case: schemathesis.Case, how: str) -> None:
+    def run(case: Case, how: str) -> None:
         headers = _credentials(world, how, operation.label)
         response = case.call(base_url=world.base_url, headers=headers, timeout=30)
-        tally.record(response.status_code)
+        tally.record(response.status_code, case, how, world)
         case.validate_response(
             response,
             excluded_checks=[positive_data_acceptance],
@@ -234,12 +253,19 @@ def _fuzz_operation(
     return run
 
 
+def _operation(result: Ok[T] | Err[E]) -> T:
+    """An operation of the document; one the document describes badly fails the run."""
+    if isinstance(result, Err):
+        raise result.err()
+    return result.ok()
+
+
 def _fuzz_all(world: World, tally: Tally) -> None:
     schema = schemathesis.openapi.from_url(f"{world.base_url}/openapi.json")
     # Credentials are ours to choose (above); `ignored_auth` still probes every 2xx answer again
     # with none and with invalid ones.
     schema.config.generation.update(with_security_parameters=False)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [_operation(result) for result in schema.get_all_operations()]
     tally.operations = len(operations)
     labels = {operation.label for operation in operations}
     # Every REST endpoint of the contract is in the document; the web UI and the WebSocket are not.
@@ -266,17 +292,33 @@ def _fuzz_all(world: World, tally: Tally) -> None:
     assert not [label for label in no_negative if not label.startswith(("GET", "DELETE"))]
 
 
-async def test_openapi_fuzz_all_operations_all_checks(world: World) -> None:
+async def test_openapi_fuzz_all_operations_all_checks(
+    world: World, pytestconfig: pytest.Config
+) -> None:
     tally = Tally()
+    error: BaseException | None = None
     try:
         await asyncio.to_thread(_fuzz_all, world, tally)
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
         if REPORT:
-            line = {"cases": tally.cases, "server_errors": tally.server_errors}
+            line = {
+                "cases": tally.cases,
+                "server_errors": tally.server_errors,
+                "operations": tally.operations,
+                "trace": tally.trace.hexdigest(),
+                **run_info(pytestconfig),
+                **failure_info(error),
+            }
             with open(REPORT, "a", encoding="utf-8") as report:
-                report.write(json.dumps({**line, "operations": tally.operations}) + "\n")
+                report.write(json.dumps(line) + "\n")
     operations = tally.operations
-    print(f"fuzz: {tally.cases} cases, {operations} operations, statuses {dict(tally.statuses)}")
+    print(
+        f"fuzz: {tally.cases} cases, {operations} operations, trace {tally.trace.hexdigest()}, "
+        f"statuses {dict(sorted(tally.statuses.items()))}"
+    )
     assert tally.server_errors == 0
     assert operations >= 25
     # The fuzz got past authentication and into the handlers, not just 401s and 404s.

@@ -7,9 +7,9 @@ room's whole history back over REST and compare it with the sends the server ack
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from parlour.client import Message, ParlourClient
 
@@ -27,6 +27,15 @@ async def stored_history(client: ParlourClient, room_id: str) -> list[Message]:
     return history
 
 
+class Stored(Protocol):
+    """What reconciling reads of a stored message (a `Message` has more)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def client_id(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Reconciled:
     """Acknowledged sends against the stored history, by client_id."""
@@ -38,18 +47,19 @@ class Reconciled:
 
 
 def reconcile(
-    acked: dict[str, str], stored: Iterable[Message], prefix: str | tuple[str, ...]
+    acked: dict[str, str], stored: Iterable[Stored], prefix: str | tuple[str, ...]
 ) -> Reconciled:
     """`acked` maps client_id -> acknowledged message id; the stored messages whose client_id
     starts with `prefix` (one of them) are the sends under test."""
-    mine = [m for m in stored if m.client_id is not None and m.client_id.startswith(prefix)]
-    copies = Counter(m.client_id for m in mine)
-    stored_id = {m.client_id: m.id for m in mine if m.client_id is not None}
+    stored_ids: dict[str, list[str]] = {}
+    for message in stored:
+        if message.client_id is not None and message.client_id.startswith(prefix):
+            stored_ids.setdefault(message.client_id, []).append(message.id)
     return Reconciled(
-        lost=sorted(cid for cid in acked if cid not in stored_id),
-        duplicates=sum(n - 1 for n in copies.values()),
-        unacknowledged=sorted(cid for cid in stored_id if cid not in acked),
+        lost=sorted(cid for cid in acked if cid not in stored_ids),
+        duplicates=sum(len(ids) - 1 for ids in stored_ids.values()),
+        unacknowledged=sorted(cid for cid in stored_ids if cid not in acked),
         wrong_id=sorted(
-            cid for cid, mid in acked.items() if cid in stored_id and stored_id[cid] != mid
+            cid for cid, mid in acked.items() if cid in stored_ids and mid not in stored_ids[cid]
         ),
     )

@@ -8,6 +8,9 @@ client_id (with `retry_after` and `retryable: true`); at least the burst is acce
 more than burst + rate x elapsed; exactly the acknowledged sends are stored; the socket still works
 after the Retry-After; and meanwhile another member's REST sends succeed and a third member's
 socket receives every stored message of the room, in order, with nothing else in between.
+
+"lost" and "duplicates" in the report count against the room's stored history (read back over
+REST): acknowledged flood frames that are not stored, and client_ids stored more than once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import orjson
 from websockets.asyncio.client import connect
 
 from parlour.client import events_url
+from tests.faults.history import reconcile, stored_history
 from tests.faults.load import report
 from tests.support import Org
 
@@ -57,19 +61,24 @@ async def test_flooding_socket_is_rate_limited_and_others_are_not(org: Org) -> N
         answers: dict[str, dict[str, Any]] = {}
         async with asyncio.timeout(30):
             while len(answers) < FLOOD:
-                frame = orjson.loads(await ws.recv())
-                if frame["type"] in ("ack", "error"):
-                    client_id = frame.get("client_id")
-                    assert client_id is not None, f"an answer without client_id: {frame}"
+                answer: dict[str, Any] = orjson.loads(await ws.recv())
+                if answer["type"] in ("ack", "error"):
+                    client_id = answer.get("client_id")
+                    assert client_id is not None, f"an answer without client_id: {answer}"
                     assert client_id not in answers, f"two answers for {client_id}"
-                    answers[client_id] = frame
+                    answers[client_id] = answer
         elapsed = time.monotonic() - started
-        acked = {cid for cid, frame in answers.items() if frame["type"] == "ack"}
-        refused = [frame for frame in answers.values() if frame["type"] == "error"]
-        for frame in refused:
-            assert frame["error"]["code"] == "rate_limited", frame
-            assert frame["error"]["details"]["retry_after"] >= 1, frame
-            assert frame["retryable"] is True, frame
+        acked_ids = {
+            cid: answer["message"]["id"]
+            for cid, answer in answers.items()
+            if answer["type"] == "ack"
+        }
+        acked = set(acked_ids)
+        refused = [answer for answer in answers.values() if answer["type"] == "error"]
+        for refusal in refused:
+            assert refusal["error"]["code"] == "rate_limited", refusal
+            assert refusal["error"]["details"]["retry_after"] >= 1, refusal
+            assert refusal["retryable"] is True, refusal
         assert len(acked) >= BURST, f"only {len(acked)} of the burst of {BURST} accepted"
         assert len(acked) <= BURST + RATE * elapsed + 2, f"{len(acked)} accepted in {elapsed:.2f}s"
         assert refused, "nothing was rate limited"
@@ -87,10 +96,25 @@ async def test_flooding_socket_is_rate_limited_and_others_are_not(org: Org) -> N
                     break
                 assert answer["error"]["code"] == "rate_limited", answer
 
-        stored = await flooder.list_messages(room.id, limit=200)
-        stored_flood = {m.client_id for m in stored if m.author.id == org[0].user_id}
-        assert stored_flood == acked, "stored flood messages differ from the acknowledged ones"
-        assert {m.id for m in others} <= {m.id for m in stored}
+        # The ground truth: what the server stored, against what it acknowledged.
+        stored = await stored_history(flooder, room.id)
+        sends = {**acked_ids, **{m.client_id or "": m.id for m in others}}
+        reconciled = reconcile(sends, stored, ("fl", "other-"))
+        figures = {
+            "frames": FLOOD,
+            "accepted": len(acked),
+            "rate_limited": len(refused),
+            "seconds": round(elapsed, 2),
+            "messages_acked": len(sends),
+            "lost": len(reconciled.lost),
+            "duplicates": reconciled.duplicates,
+            "unacknowledged_stored": len(reconciled.unacknowledged),
+        }
+        report("flood", figures)
+        assert reconciled.lost == [], "acknowledged sends are not stored"
+        assert reconciled.duplicates == 0, "a client_id is stored twice"
+        assert reconciled.unacknowledged == [], "refused (rate limited) sends were stored"
+        assert reconciled.wrong_id == [], "stored under another id than acknowledged"
         # The watcher's socket got every stored message of the room once, in order, and nothing
         # after them (a ping answered proves the stream is current).
         seen: list[str] = []
@@ -101,14 +125,3 @@ async def test_flooding_socket_is_rate_limited_and_others_are_not(org: Org) -> N
                     if len(seen) == len(stored):
                         break
         assert seen == [m.id for m in stored]
-    report(
-        "flood",
-        {
-            "frames": FLOOD,
-            "accepted": len(acked),
-            "rate_limited": len(refused),
-            "seconds": round(elapsed, 2),
-            "lost": 0,
-            "duplicates": 0,
-        },
-    )
