@@ -251,9 +251,7 @@ def connection_cap(settings: Settings, descriptors: int) -> int:
     """`max_connections`, lowered so that connections never take the last descriptors."""
     cap = min(settings.max_connections, descriptors - DESCRIPTOR_RESERVE)
     if cap < settings.max_connections:
-        log.info(
-            "connection cap lowered to %d to fit the descriptor limit (%d)", cap, descriptors
-        )
+        log.info("connection cap lowered to %d to fit the descriptor limit (%d)", cap, descriptors)
     return max(1, cap)
 
 
