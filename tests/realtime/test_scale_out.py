@@ -21,12 +21,27 @@ from tests.support import (
     start_server,
 )
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+
+@pytest.fixture(scope="module")
+def redis_port() -> Iterator[int]:
+    """A Redis of this module's own: the outage test stops it, and must not stop the machine's
+    (another test run may be using that one at the same time)."""
+    port = free_port()
+    start_redis(port)
+    try:
+        yield port
+    finally:
+        subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(port), "shutdown", "nosave"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 @pytest.fixture(scope="module")
-def pair() -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    with start_server({"PARLOUR_REDIS_URL": REDIS_URL}) as first:
+def pair(redis_port: int) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    with start_server({"PARLOUR_REDIS_URL": redis_url}) as first:
         port = free_port()
         second = ServerProcess(
             f"http://127.0.0.1:{port}", first.data_dir, dict(first.env), port=port
@@ -122,11 +137,11 @@ async def test_concurrent_writers_on_two_processes_lose_nothing(
 
 
 async def test_redis_outage_loses_nothing(
-    pair: tuple[ServerProcess, ServerProcess], pair_org: Org
+    pair: tuple[ServerProcess, ServerProcess], pair_org: Org, redis_port: int
 ) -> None:
     ann, ben, room = await ann_on_a_ben_on_b(pair, pair_org)
     async with ben.events() as ben_stream:
-        with redis_stopped():
+        with redis_stopped(redis_port):
             for n in range(3):
                 await ann.send_message(room.id, f"during outage {n}")
             seen = [
@@ -144,23 +159,28 @@ async def test_redis_outage_loses_nothing(
 
 
 @contextlib.contextmanager
-def redis_stopped() -> Iterator[None]:
-    """Stop the real Redis server, and start it again afterwards exactly as CI starts it."""
-    subprocess.run(["redis-cli", "-h", "127.0.0.1", "shutdown", "nosave"], check=False)
+def redis_stopped(port: int) -> Iterator[None]:
+    """Stop the module's real Redis server, and start it again afterwards on the same port."""
+    subprocess.run(
+        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), "shutdown", "nosave"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
     try:
         yield
     finally:
-        start_redis()
+        start_redis(port)
 
 
-def start_redis() -> None:
+def start_redis(port: int) -> None:
     """Start Redis in the background and return once it says it accepts connections.
 
-    A shell starts it in the background and exits, so Redis outlives this test run as the
-    machine's own would; its output still comes down our pipe, and its log line "Ready to accept
-    connections" is the readiness signal (no polling). A daemon thread drains the rest.
+    A shell starts it in the background and exits, so a pytest interrupted mid-test cannot take
+    it down with its process group; its output still comes down our pipe, and its log line
+    "Ready to accept connections" is the readiness signal (no polling). A daemon thread drains
+    the rest.
     """
-    args = ["--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"]
+    args = ["--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
     launcher = subprocess.Popen(
         ["sh", "-c", 'redis-server "$@" &', "sh", *args],
         stdout=subprocess.PIPE,
