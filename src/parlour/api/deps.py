@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
@@ -13,7 +13,7 @@ from parlour.actions.auth import Authenticated, authenticate
 from parlour.actions.context import Actor
 from parlour.errors import Forbidden, NotLoggedIn
 from parlour.runtime import Runtime
-from parlour.schemas import NO_NUL, ErrorOut
+from parlour.schemas import ErrorOut
 from parlour.services import Services
 
 SESSION_COOKIE = "parlour_session"
@@ -120,5 +120,4 @@ async def current_actor(auth: Annotated[Authenticated, Depends(current_auth)]) -
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 # An id in the path: any text but NUL (which PostgreSQL cannot even compare); unknown ids are 404.
-IdPath = Annotated[str, Path(pattern=NO_NUL)]
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, func, insert, or_, select, union_all
+from sqlalchemy import and_, func, insert, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Re-exported: the types the hub acts on but never forwards to clients (the models' `INTERNAL`).
 from parlour.events.types import INTERNAL_TYPES as INTERNAL_TYPES
 from parlour.events.types import DurableEvent
 from parlour.ids import new_id
-from parlour.storage.models import Event, Membership, StreamMeta
+from parlour.storage.models import PRUNED_BEFORE_KEY, Event, Membership, StreamMeta
 from parlour.storage.writer import WriteContext
 
 EPOCH_KEY = "epoch"
-PRUNED_BEFORE_KEY = "pruned_before"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,20 +187,3 @@ async def replay_for_user(
     both = union_all(own, in_rooms).subquery()
     rows = await session.execute(select(both).order_by(both.c.id).limit(limit))
     return [_row(r) for r in rows]
-
-
-async def prune(ctx: WriteContext, older_than: timedelta) -> int:
-    """Drop events past retention and remember where the kept stream starts."""
-    cutoff: datetime = ctx.clock.now() - older_than
-    first_kept = await ctx.session.scalar(
-        select(func.min(Event.id)).where(Event.created_at >= cutoff)
-    )
-    # The newest event always stays: the stream's position must never go back (ids are not
-    # reused, and a cursor at the head must stay valid).
-    head = await current_position(ctx.session)
-    first_kept = head if first_kept is None else min(first_kept, head)
-    result = await ctx.session.execute(delete(Event).where(Event.id < first_kept))
-    meta = await ctx.session.get(StreamMeta, PRUNED_BEFORE_KEY)
-    if meta is not None and int(meta.value) < first_kept:
-        meta.value = str(first_kept)
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -247,6 +247,10 @@ class Event(Base):
     )
 
 
+# StreamMeta's key for the first event id still kept (events below it were pruned).
+PRUNED_BEFORE_KEY = "pruned_before"
+
+
 class StreamMeta(Base):
     """Facts about the stream: its epoch (so cursors of another database are unknown) and
     the first id still kept after pruning."""

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Delete, Select, and_, delete, exists, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.storage.models import (
+    PRUNED_BEFORE_KEY,
     Attachment,
     Event,
     LoginFailure,
@@ -26,9 +27,6 @@ from parlour.storage.models import (
     StreamMeta,
 )
 from parlour.storage.writer import WriteContext
-
-# Kept in step with parlour.events.stream (storage must not import the events layer).
-PRUNED_BEFORE_KEY = "pruned_before"
 
 
 async def prune_events(ctx: WriteContext, cutoff: datetime, limit: int) -> int:
