@@ -119,5 +119,4 @@ async def current_actor(auth: Annotated[Authenticated, Depends(current_auth)]) -
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
-# An id in the path: any text but NUL (which PostgreSQL cannot even compare); unknown ids are 404.
 ServicesDep = Annotated[Services, Depends(get_services)]
