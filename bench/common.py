@@ -56,6 +56,15 @@ class Row:
         }
 
 
+class ScenarioFailedError(Exception):
+    """A scenario that measured but found something wrong (e.g. an audit): its rows are kept
+    and shown, and the run fails."""
+
+    def __init__(self, rows: list[Row], reason: str) -> None:
+        super().__init__(reason)
+        self.rows = rows
+
+
 @dataclass
 class BenchContext:
     """Handed to every scenario: whether this is the quick smoke run, where to report progress."""

@@ -30,6 +30,7 @@ TITLES = {
     "idle": "4. Idle connections: memory per socket and latency under load",
     "storm": "5. Reconnect storm",
     "history": "6. History at size",
+    "http": "7. HTTP requests per second (wrk), beside the bare stack",
 }
 
 DEFAULT_DOC = f"""# Benchmarks
@@ -174,13 +175,42 @@ def generated(results: dict[str, Any]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+GENERATOR_HEADING = "### How we know the load generator is not the bottleneck"
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The generated part's `### ` sections by heading line, each with its body."""
+    found: dict[str, str] = {}
+    for part in ("\n" + text).split("\n### ")[1:]:
+        heading, _, body = part.partition("\n")
+        found[f"### {heading}"] = body
+    return found
+
+
+def _keep_absent(old: str, new: str, results: dict[str, Any]) -> str:
+    """A scenario with no figures in results.json (a fresh checkout run with --only) keeps the
+    section the document already shows, instead of vanishing from it."""
+    before, fresh = _sections(old), _sections(new)
+    out = new.split("\n### ", 1)[0].rstrip() + "\n\n"
+    for name, title in TITLES.items():
+        heading = f"### {title}"
+        body = fresh.get(heading) if name in results["scenarios"] else before.get(heading)
+        if body is not None:
+            out += f"{heading}\n{body.rstrip()}\n\n"
+    bullets = [line for line in fresh.get(GENERATOR_HEADING, "").splitlines()]
+    for line in before.get(GENERATOR_HEADING, "").splitlines():
+        if line.startswith("- ") and line not in bullets:
+            bullets.append(line)
+    return out.rstrip() + f"\n\n{GENERATOR_HEADING}\n" + "\n".join(bullets).strip() + "\n"
+
+
 def write_docs(results: dict[str, Any]) -> None:
     text = DOC.read_text() if DOC.exists() else DEFAULT_DOC
     if BEGIN not in text or END not in text:
         text = DEFAULT_DOC
     head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(f"{head}{BEGIN}\n{generated(results)}{END}{tail}")
+    old, tail = rest.split(END, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{_keep_absent(old, generated(results), results)}{END}{tail}")
     try:
         plot(results)
     except Exception as exc:  # the doc is still worth writing without its picture

@@ -37,6 +37,8 @@ class ServerProcess:
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
+    # `serve --workers`: one process unless a test asks for more (the default is every core).
+    workers: int = 1
     # The module run as `python -m MODULE serve ...`: a test may run a wrapped server.
     module: ClassVar[str] = "parlour"
 
@@ -50,7 +52,8 @@ class ServerProcess:
         with (self.data_dir / "server.log").open("ab") as log:
             self._spawn(log)
         assert self.process is not None
-        wait_healthy(self.base_url, self.process)
+        # Workers are spawned after the parent migrated: on a loaded machine that takes longer.
+        wait_healthy(self.base_url, self.process, timeout=30 if self.workers == 1 else 90)
 
     def _spawn(self, log: IO[bytes]) -> None:
         self.process = subprocess.Popen(
@@ -63,6 +66,8 @@ class ServerProcess:
                 str(self.port),
                 "--data-dir",
                 str(self.data_dir),
+                "--workers",
+                str(self.workers),
             ],
             env=self.env,
             stdout=subprocess.DEVNULL,
@@ -96,7 +101,9 @@ def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float
 
 
 @contextlib.contextmanager
-def start_server(extra_env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+def start_server(
+    extra_env: dict[str, str] | None = None, *, workers: int = 1
+) -> Iterator[ServerProcess]:
     with tempfile.TemporaryDirectory(prefix="parlour-test-") as tmp:
         port = free_port()
         env = dict(os.environ)
@@ -111,7 +118,9 @@ def start_server(extra_env: dict[str, str] | None = None) -> Iterator[ServerProc
         if os.environ.get("PARLOUR_TEST_DATABASE_URL"):
             env["PARLOUR_DATABASE_URL"] = os.environ["PARLOUR_TEST_DATABASE_URL"]
         env.update(extra_env or {})
-        server = ServerProcess(f"http://127.0.0.1:{port}", Path(tmp), env, port=port)
+        server = ServerProcess(
+            f"http://127.0.0.1:{port}", Path(tmp), env, port=port, workers=workers
+        )
         server.start()
         try:
             yield server

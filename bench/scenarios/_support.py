@@ -166,13 +166,14 @@ def main(run: Callable[[BenchContext], Coroutine[Any, Any, list[Row]]]) -> None:
     with Progress(console=console) as progress:
         ctx = BenchContext(quick=args.quick, progress=progress, out_dir=out_dir)
         rows = asyncio.run(run(ctx))
-    table = Table("variant", "metric", "value", "unit", "target", "met", "note")
+    table = Table("variant", "metric", "value", "unit", "bare", "target", "met", "note")
     for row in rows:
         table.add_row(
             row.variant,
             row.metric,
             f"{row.value:,.2f}",
             row.unit,
+            "" if row.baseline is None else f"{row.baseline:,.2f}",
             row.target,
             "" if row.met is None else ("yes" if row.met else "NO"),
             row.note,

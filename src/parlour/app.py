@@ -31,12 +31,15 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, migrate: bool = True
+) -> FastAPI:
+    """The app; `migrate=False` when another process migrated the database (`--workers N`)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await start_runtime(settings, clock)
+        runtime = await start_runtime(settings, clock, migrate=migrate)
         app.state.runtime = runtime
         try:
             yield

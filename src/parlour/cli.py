@@ -59,53 +59,70 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Load the demo organization if it is missing.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes serving the port together (default: this machine's cores).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the server (migrates the database first)."""
     import uvicorn
 
     from parlour.app import create_app
-    from parlour.server import server_options
+    from parlour.server import default_workers, serve_workers, uvicorn_options
 
     settings = _settings(data_dir)
+    workers = workers or default_workers()
     if demo:
         from parlour.demo import load_demo
 
         logins = _run(settings, load_demo)
         _print_logins(logins)
+    elif workers > 1:
+        # Once, here: the workers start on a migrated database and never race to migrate it.
+        _migrate_only(settings)
     where = (
         settings.database_url.split("@")[-1]
         if settings.database_url
         else str((settings.data_dir / "parlour.db").resolve())
     )
-    console.print(f"Parlour on [bold]http://{host}:{port}[/bold]  (database: {where})")
+    processes = f"{workers} workers" if workers > 1 else "1 process"
+    console.print(f"Parlour on [bold]http://{host}:{port}[/bold]  (database: {where}; {processes})")
     console.print("Log in with a user made by `parlour user create` or `parlour demo`.")
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="warning",
-        ws_max_size=1024 * 1024,
-        ws_per_message_deflate=settings.ws_compression,
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        lifespan="on",
-        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: then any local client
-        # (or a proxy that passes the header through) picks the address logins are throttled by.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies,
-        # Timeouts for slow or idle clients and a cap on open connections (parlour.server).
-        **server_options(settings),
-    )
+    if workers > 1:
+        code = serve_workers(settings, host, port, workers)
+        if code:
+            raise typer.Exit(code)
+        return
+    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
+
+
+async def _nothing(services: object) -> None:
+    return None
+
+
+def _migrate_only(settings: Settings) -> None:
+    """Migrate the database without starting a runtime (no hub, bus or housekeeping pass)."""
+    from parlour.services import close_services, open_services
+
+    async def main() -> None:
+        await close_services(await open_services(settings))
+
+    try:
+        asyncio.run(main())
+    except ParlourError as error:
+        console.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(1) from None
 
 
 @app.command()
 def migrate(data_dir: DataDir = None) -> None:
     """Create or upgrade the database schema."""
 
-    async def nothing(services: object) -> None:
-        return None
-
-    _run(_settings(data_dir), nothing)
+    _run(_settings(data_dir), _nothing)
     console.print("Database is up to date.")
 
 

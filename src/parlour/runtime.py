@@ -32,7 +32,12 @@ async def start_runtime(
         housekeeper = Housekeeper(services, settings.housekeeping_seconds)
         await housekeeper.run_once()
         housekeeper.start()
-        hub = Hub(services.db, services.epoch, poll_seconds=settings.stream_poll_seconds)
+        hub = Hub(
+            services.db,
+            services.epoch,
+            poll_seconds=settings.stream_poll_seconds,
+            auth_cache=services.auth_cache,
+        )
         realtime = Realtime(services, hub)
         await realtime.start()
     except BaseException:

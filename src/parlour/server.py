@@ -13,18 +13,30 @@ is a small subclass of uvicorn's (httptools) one that adds:
   long, average `body_min_bytes_per_second` (like Apache's mod_reqtimeout), else close;
 - a connection cap: past `limit_concurrency` open connections a new one is answered 503 at once
   and closed, while the connections already open keep being served.
+
+`--workers N` runs N such servers on one listening socket under uvicorn's own supervisor, which
+restarts a worker that dies and stops them all on SIGINT/SIGTERM (`serve_workers`). Every response
+names the process that made it in the `X-Parlour-Process` header (its pid).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import logging
+import os
 import resource
+import signal
+import sys
 from typing import Any, cast
 
 import orjson
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
 from parlour.config import Settings
 
@@ -262,3 +274,94 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "limit_concurrency": connection_cap(settings, raise_descriptor_limit()),
         "timeout_keep_alive": settings.keepalive_timeout_seconds,
     }
+
+
+PROCESS_HEADER = "X-Parlour-Process"
+
+
+def default_workers() -> int:
+    """The cores this process may run on (`os.process_cpu_count()` from Python 3.13)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Every uvicorn option `parlour serve` passes, for one process or each worker alike."""
+    return {
+        "log_level": "warning",
+        "ws_max_size": 1024 * 1024,
+        "ws_per_message_deflate": settings.ws_compression,
+        "ws_ping_interval": 20,
+        "ws_ping_timeout": 20,
+        "lifespan": "on",
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: then any local client
+        # (or a proxy that passes the header through) picks the address logins are throttled by.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies,
+        # Which process answered: operators (and tests) tell workers apart by it. uvicorn adds
+        # these headers to every response and WebSocket handshake at no cost per request.
+        "headers": [(PROCESS_HEADER, str(os.getpid()))],
+        # Timeouts for slow or idle clients and a cap on open connections (per process).
+        **server_options(settings),
+    }
+
+
+def _worker_app(settings: Settings) -> Any:
+    from parlour.app import create_app
+
+    # The supervisor's parent migrated the database (and loaded the demo) before starting us.
+    return create_app(settings, migrate=False)
+
+
+class WorkerConfig(uvicorn.Config):
+    """uvicorn's Config for `--workers N`.
+
+    The supervisor pickles its Config into every worker it spawns; the protocol class, the app
+    and the process header are made per process, so the config crosses as its arguments and is
+    rebuilt in the worker (`__reduce__`).
+    """
+
+    def __init__(
+        self, settings: Settings, host: str, port: int, workers: int, parent: int = 0
+    ) -> None:
+        self.settings = settings
+        self._arguments = (settings, host, port, workers)
+        if parent:
+            _die_with(parent)
+        super().__init__(
+            functools.partial(_worker_app, settings),
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            **uvicorn_options(settings),
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (WorkerConfig, (*self._arguments, os.getpid()))
+
+
+def _die_with(parent: int) -> None:
+    """A worker ends when its supervisor does, even one killed without a chance to stop it:
+    otherwise orphaned workers would keep the port and serve on (Linux only; elsewhere, no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the supervisor died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int:
+    """Serve with `workers` processes on one socket until SIGINT/SIGTERM; returns the exit code.
+
+    The caller has migrated the database: workers open their services with migrate=False.
+    """
+    config = WorkerConfig(settings, host, port, workers)
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    # The supervisor stops when a worker fails before serving (it would fail again): say so.
+    failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
+    return STARTUP_FAILURE if failed else 0

@@ -14,10 +14,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
+from parlour.actions.auth_cache import AuthCache
 from parlour.clock import Clock, SystemClock
 from parlour.config import Limits, Settings
 from parlour.events import stream
-from parlour.events.bus import Bus, InProcessBus
+from parlour.events.bus import Bus
 from parlour.events.presence import PresenceTracker
 from parlour.ids import new_id, new_secret
 from parlour.storage.coalesce import Coalescer
@@ -39,6 +40,8 @@ class Services:
     epoch: str
     # Folds concurrent plain sends into one write (parlour.actions.sending makes it on first use).
     send_coalescer: Coalescer[Any, Any] | None = None
+    # Token → actor, per process (parlour.actions.auth_cache); serves once a hub follows the stream.
+    auth_cache: AuthCache = field(default_factory=AuthCache)
     process_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{new_id()[:6]}"
     )
@@ -77,7 +80,12 @@ async def open_services(
 
         bus = RedisBus(settings.redis_url)
     else:
-        bus = InProcessBus()
+        # The processes of this machine (`serve --workers N`, a CLI command beside a server)
+        # share wake-ups, presence and typing through sockets in the data dir. Until started it
+        # delivers only to this process, like InProcessBus.
+        from parlour.events.local_bus import LocalBus
+
+        bus = LocalBus(settings.data_dir / "bus")
     writer = Writer(db, clock, on_commit=lambda event_id: bus.stream_advanced(event_id))
     writer.start()
 

@@ -111,7 +111,9 @@ class RevokingServer(ServerProcess):
 @pytest.fixture(scope="module")
 def revoking_server() -> Iterator[ServerProcess]:
     with tempfile.TemporaryDirectory(prefix="parlour-test-") as tmp:
-        env = dict(os.environ)
+        # Tests log in many times from one address, and on PostgreSQL every test server of the
+        # run shares the failed-login table: the default per-address budget would run out.
+        env = dict(os.environ, PARLOUR_LIMIT_LOGIN_FAILURES_PER_IP="1000")
         if os.environ.get("PARLOUR_TEST_DATABASE_URL"):
             env["PARLOUR_DATABASE_URL"] = os.environ["PARLOUR_TEST_DATABASE_URL"]
         port = free_port()

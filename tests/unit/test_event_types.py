@@ -19,6 +19,7 @@ from parlour.events.types import (
     REGISTRY,
     Ack,
     DurableEvent,
+    EncodedMessage,
     Error,
     Frame,
     Hello,
@@ -36,6 +37,7 @@ from parlour.events.types import (
     SessionRevoked,
     Typing,
     UnreadUpdated,
+    UserChanged,
     parse_frame,
     wire_dict,
 )
@@ -106,6 +108,7 @@ SAMPLES: list[tuple[Frame, dict[str, Any]]] = [
         {"room_id": "r-1", "unread_count": 3, "total": 7},
     ),
     (SessionRevoked(only="s-1", keep=None), {"only": "s-1", "keep": None}),
+    (UserChanged(), {}),
     (
         Hello(cursor="ep0ch.5", user=ADA),
         {"type": "hello", "cursor": "ep0ch.5", "user": ADA.model_dump(mode="json")},
@@ -241,7 +244,25 @@ def test_the_hub_reads_membership_from_the_payload_alone() -> None:
 
 
 def test_internal_and_membership_types_come_from_the_models() -> None:
-    assert {"session.revoked"} == INTERNAL_TYPES
+    assert {"session.revoked", "user.changed"} == INTERNAL_TYPES
+
+
+def test_a_message_events_payload_is_spliced_around_the_message_encoded_once() -> None:
+    event = MessageCreated(message=MESSAGE)
+    generic = event.model_dump_json(exclude={"type", "cursor"})
+    assert event.payload_json == generic
+    assert event.message_json is event.message_json
+    assert event.message_json == MESSAGE.model_dump_json()
+
+
+def test_an_encoded_message_is_encoded_once_for_the_event_and_the_ack() -> None:
+    encoded = EncodedMessage(**dict(MESSAGE))
+    event = MessageCreated(message=encoded)
+    assert event.message is encoded
+    assert event.message_json is encoded.json_text  # the same text object: not encoded again
+    ack = Ack.text("c-\u0001é", encoded)
+    assert ack == Ack(client_id="c-\u0001é", message=MESSAGE).to_json()
+    assert encoded.json_text in ack
     assert {"room.created", "room.member_added", "room.member_removed"} == MEMBERSHIP_TYPES
 
 

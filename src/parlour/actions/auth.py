@@ -17,7 +17,7 @@ from parlour.actions import login_throttle as throttle
 from parlour.actions.context import Actor
 from parlour.errors import NotLoggedIn
 from parlour.events import stream
-from parlour.events.types import SessionRevoked
+from parlour.events.types import SessionRevoked, UserChanged
 from parlour.ids import hash_secret, new_id, new_secret
 from parlour.services import Services
 from parlour.storage import users as user_queries
@@ -98,7 +98,25 @@ async def do_login(
         assert fresh is not None
         return fresh, new_device
 
+    # Before the write: a revocation of this user applied meanwhile keeps the entry out.
+    generation = services.auth_cache.generation
     fresh_user, new_device = await services.writer.run(create_session)
+    if fresh_user.is_active:
+        # The first request of the new session needs no lookup either.
+        services.auth_cache.put(
+            hash_secret(token),
+            Authenticated(
+                actor=Actor(
+                    user_id=user_id,
+                    org_id=fresh_user.org_id,
+                    is_admin=fresh_user.is_admin,
+                    session_id=session_id,
+                ),
+                csrf_token=csrf,
+                user=fresh_user,
+            ),
+            generation,
+        )
     return LoginResult(
         token=token,
         csrf_token=csrf,
@@ -116,16 +134,27 @@ class Authenticated:
 
 
 async def authenticate(services: Services, token: str) -> Authenticated:
-    """The actor behind a token; 401 if it is unknown, revoked, or its user is deactivated."""
+    """The actor behind a token; 401 if it is unknown, revoked, or its user is deactivated.
+
+    Answered from the process's cache when it can (parlour.actions.auth_cache): the stream's
+    revocation and user-change events keep it exact, so a request needs no lookup of its own.
+    """
     if not token or len(token) > 200:
         raise NotLoggedIn("Not logged in.", code="not_authenticated")
+    token_hash = hash_secret(token)
+    cache = services.auth_cache
+    cached = cache.get(token_hash)
+    if cached is not None:
+        return cached
+    # Before the read: a revocation applied while it runs makes this fill stale.
+    generation = cache.generation
     async with services.db.read_session() as session:
         row = (
             await session.execute(
                 select(Session.id, Session.csrf_token, User)
                 .join(User, User.id == Session.user_id)
                 .where(
-                    Session.token_hash == hash_secret(token),
+                    Session.token_hash == token_hash,
                     Session.revoked_at.is_(None),
                     User.is_active.is_(True),
                 )
@@ -134,19 +163,26 @@ async def authenticate(services: Services, token: str) -> Authenticated:
     if row is None:
         raise NotLoggedIn("Not logged in.", code="not_authenticated")
     session_id, csrf_token, user = row
-    return Authenticated(
+    auth = Authenticated(
         actor=Actor(
             user_id=user.id, org_id=user.org_id, is_admin=user.is_admin, session_id=session_id
         ),
         csrf_token=csrf_token,
         user=user,
     )
+    cache.put(token_hash, auth, generation)
+    return auth
 
 
 async def revoke_sessions(
     ctx: WriteContext, user: User, *, only: str | None = None, keep: str | None = None
 ) -> None:
-    """Revoke one session (`only`), or all but `keep`; live sockets close via the stream."""
+    """Revoke one session (`only`), or all but `keep`; live sockets close via the stream.
+
+    Every process's hub drops the revoked sessions from its auth cache as it passes the event;
+    the caller also drops them from its own once committed (`forget_revoked`), so this process's
+    very next request is refused.
+    """
     stmt = update(Session).where(Session.user_id == user.id, Session.revoked_at.is_(None))
     if only is not None:
         stmt = stmt.where(Session.id == only)
@@ -161,10 +197,32 @@ async def revoke_sessions(
     )
 
 
+async def announce_user_changed(ctx: WriteContext, user: User) -> None:
+    """A user's row changed (name, status, preferences, admin flag, activation): every process
+    drops its cached copies as its hub passes the event; the caller drops its own once committed
+    (`forget_user`)."""
+    await stream.append(ctx, org_id=user.org_id, event=UserChanged(), user_id=user.id)
+
+
+def forget_revoked(
+    services: Services, user_id: str, *, only: str | None = None, keep: str | None = None
+) -> None:
+    """After a revocation's commit (or its failure: dropping is always safe)."""
+    services.auth_cache.drop_sessions(user_id, only=only, keep=keep)
+
+
+def forget_user(services: Services, user_id: str) -> None:
+    """After a user change's commit (or its failure: dropping is always safe)."""
+    services.auth_cache.drop_user(user_id)
+
+
 async def do_logout(services: Services, actor: Actor) -> None:
     async def job(ctx: WriteContext) -> None:
         user = await ctx.session.get(User, actor.user_id)
         assert user is not None
         await revoke_sessions(ctx, user, only=actor.session_id)
 
-    await services.writer.run(job)
+    try:
+        await services.writer.run(job)
+    finally:
+        forget_revoked(services, actor.user_id, only=actor.session_id)

@@ -58,7 +58,8 @@ async def _repeat(
     """
     total = 0
     while True:
-        async with services.db.read_session() as session:
+        # Finding may scan a whole table (versions of deleted messages): off the loop.
+        async with services.db.slow_read_session() as session:
             keys = await find(session)
         if not keys:
             return total

@@ -275,7 +275,9 @@ async def search_messages(
     before: str | None = None,
     limit: int | None = None,
 ) -> list[MessageOut]:
-    async with services.db.read_session() as session:
+    # A search may scan every message (a substring fallback): on the slow reader, which keeps
+    # its statements off the event loop (storage/engine.py).
+    async with services.db.slow_read_session() as session:
         if room_id is not None:
             await check_room_access(session, actor, room_id)
         before_seq = None

@@ -8,6 +8,7 @@ room entirely: history, posting, editing and events, at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,8 +27,9 @@ from parlour.events.types import (
     RoomView,
 )
 from parlour.ids import new_id
-from parlour.schemas import RoomOut
+from parlour.schemas import RoomOut, SharedRoomOut
 from parlour.services import Services
+from parlour.storage import messages as message_queries
 from parlour.storage import rooms as room_queries
 from parlour.storage import users as user_queries
 from parlour.storage.models import Membership, Message, Room
@@ -49,6 +51,16 @@ async def _active_members(ctx: WriteContext, actor: Actor, user_ids: Sequence[st
     return wanted
 
 
+@dataclass(frozen=True)
+class Announced:
+    """What `emit_room_event` appended, with the views it built: the write job's own answer is
+    made from them instead of being rebuilt in a second session after the commit."""
+
+    event_ids: dict[str, int]  # recipient → the event they receive
+    shared: SharedRoomOut | None = None  # a group's one view
+    views: dict[str, RoomOut] | None = None  # a direct room's view of each member
+
+
 async def emit_room_event(
     services: Services,
     ctx: WriteContext,
@@ -56,7 +68,7 @@ async def emit_room_event(
     room: Room,
     event_for: Callable[[RoomView], DurableEvent],
     recipients: Sequence[str],
-) -> dict[str, int]:
+) -> Announced:
     """Announce a change of `room` to `recipients`; returns the event id each one receives.
 
     `event_for` builds the event around one view of the room (the shared one, or a member's).
@@ -71,14 +83,39 @@ async def emit_room_event(
         event_id = await stream.append(
             ctx, org_id=actor.org_id, event=event_for(view), room_id=room.id
         )
-        return dict.fromkeys(recipients, event_id)
+        return Announced(dict.fromkeys(recipients, event_id), shared=view)
     views = await room_views_for(ctx.session, room, recipients, services.presence)
     event_ids: dict[str, int] = {}
     for user_id in recipients:
         event_ids[user_id] = await stream.append(
             ctx, org_id=actor.org_id, event=event_for(views[user_id]), user_id=user_id
         )
-    return event_ids
+    return Announced(event_ids, views=views)
+
+
+async def room_for_actor(
+    ctx: WriteContext, actor: Actor, room: Room, mine: Membership, announced: Announced
+) -> RoomOut:
+    """The actor's view of a room they just changed, from the views the change announced: what
+    `get_room` would answer after the commit, without its second session."""
+    if announced.views is not None and actor.user_id in announced.views:
+        return announced.views[actor.user_id]
+    assert announced.shared is not None, "a group's change announces its shared view"
+    unread = (
+        await message_queries.unread_counts(ctx.session, actor.user_id, [room.id])
+        if room.last_message_seq
+        else {}
+    )
+    read = (
+        (await message_queries.by_seqs(ctx.session, [mine.last_read_seq])).get(mine.last_read_seq)
+        if mine.last_read_seq
+        else None
+    )
+    return RoomOut(
+        **dict(announced.shared),
+        unread_count=unread.get(room.id, 0),
+        last_read_message_id=read.id if read else None,
+    )
 
 
 async def _last_seq(ctx: WriteContext, room_id: str) -> int:
@@ -95,13 +132,13 @@ async def do_open_direct(
 ) -> tuple[RoomOut, bool]:
     """The one direct room of this pair, created if needed. Returns (room, created)."""
 
-    async def job(ctx: WriteContext) -> tuple[str, bool]:
+    async def job(ctx: WriteContext) -> tuple[str, RoomOut | None]:
         if other_user_id == actor.user_id:
             raise InvalidInput("A direct chat needs another person.", code="direct_with_self")
         await _active_members(ctx, actor, [other_user_id])
         existing = await room_queries.direct_room(ctx.session, actor.user_id, other_user_id)
         if existing is not None:
-            return existing.id, False
+            return existing.id, None
         now = ctx.clock.now()
         room = Room(
             id=new_id(),
@@ -121,12 +158,16 @@ async def do_open_direct(
             winner = await room_queries.direct_room(ctx.session, actor.user_id, other_user_id)
             if winner is None:
                 raise
-            return winner.id, False
-        await _add_memberships(services, ctx, actor, room, [actor.user_id, other_user_id], set())
-        return room.id, True
+            return winner.id, None
+        announced, added = await _add_memberships(
+            services, ctx, actor, room, [actor.user_id, other_user_id], set()
+        )
+        return room.id, await room_for_actor(ctx, actor, room, added[actor.user_id], announced)
 
     room_id, created = await services.writer.run(job)
-    return await get_room(services, actor, room_id), created
+    if created is not None:
+        return created, True
+    return await get_room(services, actor, room_id), False
 
 
 async def _add_memberships(
@@ -138,7 +179,7 @@ async def _add_memberships(
     admins: set[str],
     *,
     event_type: type[RoomCreated | RoomMemberAdded] = RoomCreated,
-) -> None:
+) -> tuple[Announced, dict[str, Membership]]:
     now = ctx.clock.now()
     last_seq = await _last_seq(ctx, room.id)
     added = []
@@ -165,11 +206,12 @@ async def _add_memberships(
             return RoomCreated(room=view)
         return RoomMemberAdded(room=view, user_ids=new)
 
-    event_ids = await emit_room_event(services, ctx, actor, room, event_for, recipients)
+    announced = await emit_room_event(services, ctx, actor, room, event_for, recipients)
     for membership in added:
         # Room events from this member's notice on are theirs; none before it.
-        membership.start_event_id = event_ids[membership.user_id] - 1
+        membership.start_event_id = announced.event_ids[membership.user_id] - 1
     await ctx.session.flush()
+    return announced, {membership.user_id: membership for membership in added}
 
 
 async def do_create_group(
@@ -185,7 +227,7 @@ async def do_create_group(
             details={"limit": limits.group_members},
         )
 
-    async def job(ctx: WriteContext) -> str:
+    async def job(ctx: WriteContext) -> RoomOut:
         await _active_members(ctx, actor, everyone)
         now = ctx.clock.now()
         room = Room(
@@ -198,28 +240,29 @@ async def do_create_group(
         )
         ctx.session.add(room)
         await ctx.session.flush()
-        await _add_memberships(services, ctx, actor, room, everyone, {actor.user_id})
-        return room.id
+        announced, added = await _add_memberships(
+            services, ctx, actor, room, everyone, {actor.user_id}
+        )
+        return await room_for_actor(ctx, actor, room, added[actor.user_id], announced)
 
-    room_id = await services.writer.run(job)
-    return await get_room(services, actor, room_id)
+    return await services.writer.run(job)
 
 
 async def do_rename_room(services: Services, actor: Actor, room_id: str, name: str) -> RoomOut:
     clean_name = check_name(name, services.limits, field="name")
 
-    async def job(ctx: WriteContext) -> None:
+    async def job(ctx: WriteContext) -> RoomOut:
         room, mine = await check_room_access(ctx.session, actor, room_id)
         check_group_admin(room, mine)
         room.name = clean_name
         await ctx.session.flush()
         members = await room_queries.member_ids(ctx.session, room.id)
-        await emit_room_event(
+        announced = await emit_room_event(
             services, ctx, actor, room, lambda view: RoomUpdated(room=view), members
         )
+        return await room_for_actor(ctx, actor, room, mine, announced)
 
-    await services.writer.run(job)
-    return await get_room(services, actor, room_id)
+    return await services.writer.run(job)
 
 
 async def do_add_members(
@@ -228,7 +271,7 @@ async def do_add_members(
     if not user_ids:
         raise InvalidInput("Choose at least one person to add.", code="members_required")
 
-    async def job(ctx: WriteContext) -> None:
+    async def job(ctx: WriteContext) -> RoomOut | None:
         room, mine = await check_room_access(ctx.session, actor, room_id)
         check_group_admin(room, mine)
         await _active_members(ctx, actor, user_ids)
@@ -240,13 +283,15 @@ async def do_add_members(
                 code="too_many_members",
                 details={"limit": services.limits.group_members},
             )
-        if new:
-            await _add_memberships(
-                services, ctx, actor, room, new, set(), event_type=RoomMemberAdded
-            )
+        if not new:
+            return None  # nothing changed, nothing announced: read it as any request would
+        announced, _ = await _add_memberships(
+            services, ctx, actor, room, new, set(), event_type=RoomMemberAdded
+        )
+        return await room_for_actor(ctx, actor, room, mine, announced)
 
-    await services.writer.run(job)
-    return await get_room(services, actor, room_id)
+    changed = await services.writer.run(job)
+    return changed if changed is not None else await get_room(services, actor, room_id)
 
 
 async def do_remove_member(services: Services, actor: Actor, room_id: str, user_id: str) -> None:

@@ -27,7 +27,7 @@ from parlour.domain.markdown import render_message
 from parlour.domain.mentions import MentionCandidate, find_mentions
 from parlour.errors import NotFound
 from parlour.events import stream
-from parlour.events.types import MessageCreated
+from parlour.events.types import EncodedMessage, MessageCreated
 from parlour.ids import new_id
 from parlour.schemas import MessageOut, UserOut
 from parlour.services import Services
@@ -268,8 +268,9 @@ async def _insert(
     )
     # The shape of present.message_out, built from the inserted rows: that helper wants an ORM
     # Message, and a transient one per message would cost what the Core insert saved.
-    views = [
-        MessageOut(
+    # Encoded once, when the event's payload is: the REST answer and the ack reuse the text.
+    views: list[MessageOut] = [
+        EncodedMessage(
             id=row["id"],
             room_id=row["room_id"],
             author=author_views[row["author_id"]],

@@ -9,7 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from parlour.actions import login_throttle as throttle
-from parlour.actions.auth import revoke_sessions, verify_password
+from parlour.actions.auth import (
+    announce_user_changed,
+    forget_revoked,
+    forget_user,
+    revoke_sessions,
+    verify_password,
+)
 from parlour.actions.checks import check_name, check_org_admin
 from parlour.actions.context import Actor
 from parlour.actions.present import me_out, user_out
@@ -143,6 +149,7 @@ async def admin_update_user(
             raise NotFound("No such user.", code="user_not_found")
         if user.id == actor.user_id and (is_active is False or is_admin is False):
             raise Conflict("You cannot deactivate or demote yourself.", code="self_demotion")
+        before = (user.full_name, user.is_admin, user.is_active)
         if clean_name:
             user.full_name = clean_name
         if is_admin is not None:
@@ -151,18 +158,20 @@ async def admin_update_user(
             user.is_active = is_active
             if not is_active:
                 await revoke_sessions(ctx, user)
+        if (user.full_name, user.is_admin, user.is_active) != before:
+            await announce_user_changed(ctx, user)
         await ctx.session.flush()
         return user
 
-    user = await services.writer.run(job)
+    try:
+        user = await services.writer.run(job)
+    finally:
+        forget_user(services, user_id)
     return user_out(user, services.presence)
 
 
-async def get_me(services: Services, actor: Actor) -> MeOut:
-    async with services.db.read_session() as session:
-        user = await session.get(User, actor.user_id)
-    if user is None:
-        raise NotFound("No such user.", code="user_not_found")
+def my_profile(services: Services, user: User) -> MeOut:
+    """`/users/me` from the user authentication loaded (or the auth cache holds): no query."""
     return me_out(user, services.presence)
 
 
@@ -187,10 +196,15 @@ async def do_update_me(
             user.status = status
         if preferences is not None:
             user.preferences = preferences.model_dump()
+        if clean_name is not None or status is not None or preferences is not None:
+            await announce_user_changed(ctx, user)
         await ctx.session.flush()
         return user
 
-    user = await services.writer.run(job)
+    try:
+        user = await services.writer.run(job)
+    finally:
+        forget_user(services, actor.user_id)
     if status is not None:
         announce_status_change(services.bus, actor.user_id)
     return me_out(user, services.presence)
@@ -224,7 +238,10 @@ async def do_change_password(
         await throttle.forget_devices(ctx, fresh.id)
         await revoke_sessions(ctx, fresh, keep=actor.session_id)
 
-    await services.writer.run(job)
+    try:
+        await services.writer.run(job)
+    finally:
+        forget_revoked(services, actor.user_id, keep=actor.session_id)
 
 
 async def search_users(

@@ -119,4 +119,6 @@ async def current_actor(auth: Annotated[Authenticated, Depends(current_auth)]) -
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+# The actor with the user row authentication loaded (or the auth cache held): `/users/me`.
+CurrentAuth = Annotated[Authenticated, Depends(current_auth)]
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -27,9 +27,9 @@ from parlour.api.id_check import (
     RoomIdPath,
     RoomIdQuery,
 )
-from parlour.api.json import JSONBytes
 from parlour.api.throttle import throttles
 from parlour.errors import RateLimited
+from parlour.events.types import message_json
 from parlour.schemas import (
     NO_NUL,
     AttachmentOut,
@@ -84,7 +84,11 @@ async def send_message(
     message, created = await message_actions.do_send_message(
         services, actor, room_id, body.content, body.client_id, body.attachment_ids or ()
     )
-    return JSONBytes(message.model_dump(mode="json"), status_code=201 if created else 200)
+    # The text the event's payload was spliced around (events.types.EncodedMessage): the answer
+    # costs no second encoding. The same JSON as the declared MessageOut, byte for byte.
+    return Response(
+        message_json(message), status_code=201 if created else 200, media_type="application/json"
+    )
 
 
 @router.patch(

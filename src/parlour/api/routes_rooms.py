@@ -16,7 +16,7 @@ from parlour.api.deps import (
     error_responses,
 )
 from parlour.api.id_check import RoomIdPath, UserIdPath
-from parlour.api.json import JSONBytes
+from parlour.api.json import model_json
 from parlour.schemas import (
     NO_NUL,
     AddMembersIn,
@@ -43,9 +43,9 @@ router = APIRouter(prefix="/api/v1", tags=["rooms"])
 async def create_room(body: CreateRoomIn, actor: CurrentActor, services: ServicesDep) -> Response:
     if isinstance(body, DirectRoomIn):
         room, created = await room_actions.do_open_direct(services, actor, body.user_id)
-        return JSONBytes(room.model_dump(mode="json"), status_code=201 if created else 200)
+        return model_json(room, status_code=201 if created else 200)
     room = await room_actions.do_create_group(services, actor, body.name, body.member_ids or [])
-    return JSONBytes(room.model_dump(mode="json"), status_code=201)
+    return model_json(room, status_code=201)
 
 
 @router.get("/rooms", response_model=list[RoomOut], responses=error_responses(401, 422))

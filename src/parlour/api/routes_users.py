@@ -11,6 +11,7 @@ from parlour.api.deps import (
     AUTH_ERRORS,
     BODY_ERRORS,
     CurrentActor,
+    CurrentAuth,
     ServicesDep,
     error_responses,
 )
@@ -41,8 +42,9 @@ async def search_users(
 
 
 @router.get("/users/me", response_model=MeOut, responses=error_responses(401, 422))
-async def get_me(actor: CurrentActor, services: ServicesDep) -> MeOut:
-    return await user_actions.get_me(services, actor)
+async def get_me(auth: CurrentAuth, services: ServicesDep) -> MeOut:
+    # The user authentication loaded: kept fresh by the stream's `user.changed` events.
+    return user_actions.my_profile(services, auth.user)
 
 
 @router.patch(

@@ -167,7 +167,7 @@ async def _replay(
     while True:
         for event in page:
             if event.type not in stream.INTERNAL_TYPES:
-                await websocket.send_text(event.frame(services.epoch).decode())
+                await websocket.send_text(event.frame_text(services.epoch))
         if is_last_page(page, up_to):
             return
         next_page = await next_replay_page(services, actor.user_id, page[-1].id, up_to)
@@ -347,4 +347,4 @@ async def _send(
         )
         return
     services.presence.touch(actor.user_id)
-    subscriber.push(Ack(client_id=client_id, message=message).to_json())
+    subscriber.push(Ack.text(client_id, message))

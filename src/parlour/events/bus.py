@@ -4,6 +4,9 @@ The bus never carries the truth. Durable events are read from the database by ea
 the bus only says "the stream advanced to N" so hubs read at once instead of at their next poll.
 Losing a bus message therefore delays delivery by at most one poll interval and loses nothing.
 Ephemeral signals (typing, presence heartbeats) may be lost, by design.
+
+Three buses: Redis (`redis_bus`, processes on any machines), the machine bus (`local_bus`, the
+processes of one machine without Redis: `serve --workers N`) and `InProcessBus` (one process).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
+from parlour.actions.auth_cache import AuthCache
 from parlour.events import stream
 from parlour.events.stream import StoredEvent
 from parlour.events.types import (
@@ -22,6 +23,7 @@ from parlour.events.types import (
     MembershipNotice,
     RoomMemberRemoved,
     SessionRevoked,
+    UserChanged,
 )
 from parlour.storage import rooms as room_queries
 from parlour.storage.engine import Database
@@ -89,8 +91,17 @@ class Subscriber:
 
 
 class Hub:
-    def __init__(self, db: Database, epoch: str, *, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        epoch: str,
+        *,
+        poll_seconds: float,
+        auth_cache: AuthCache | None = None,
+    ) -> None:
         self._db = db
+        # Invalidated by the internal events this hub passes (parlour.actions.auth_cache).
+        self._auth_cache = auth_cache
         self.epoch = epoch
         self._poll = poll_seconds
         self.position = 0
@@ -107,6 +118,8 @@ class Hub:
     async def start(self) -> None:
         async with self._db.read_session() as session:
             self.position = await stream.current_position(session)
+        if self._auth_cache is not None:
+            self._auth_cache.follow()
         self._task = asyncio.create_task(self._run(), name="parlour-hub")
 
     async def stop(self) -> None:
@@ -114,6 +127,8 @@ class Hub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._auth_cache is not None:
+            self._auth_cache.unfollow()
         for subscribers in list(self.by_user.values()):
             for subscriber in list(subscribers):
                 subscriber.close(1012)  # service restart: clients reconnect and resume
@@ -149,14 +164,15 @@ class Hub:
     def _dispatch(self, event: StoredEvent) -> None:
         if event.user_id is not None:
             subscribers = self.by_user.get(event.user_id)
-            if not subscribers:
-                return
             if event.type in INTERNAL_TYPES:
-                self._internal(event, subscribers)
+                # Before the sockets check: the auth cache may hold users without a socket here.
+                self._internal(event, event.user_id, subscribers or set())
+                return
+            if not subscribers:
                 return
             if event.type in MEMBERSHIP_TYPES:
                 self._track_membership(event)
-            frame = event.frame(self.epoch).decode()
+            frame = event.frame_text(self.epoch)
             for subscriber in list(subscribers):
                 subscriber.push(frame, event.id)
                 self.delivered += 1
@@ -166,7 +182,8 @@ class Hub:
         users = self.room_users.get(event.room_id or "")
         if not users:
             return
-        frame = event.frame(self.epoch).decode()
+        # One text for every socket: the stored payload spliced once, never parsed.
+        frame = event.frame_text(self.epoch)
         for user_id in list(users):
             for subscriber in list(self.by_user.get(user_id, ())):
                 subscriber.push(frame, event.id)
@@ -193,10 +210,16 @@ class Hub:
             if user_id in self.by_user:
                 self._join(user_id, event.room_id)
 
-    def _internal(self, event: StoredEvent, subscribers: set[Subscriber]) -> None:
-        if event.type == SessionRevoked.TYPE:
+    def _internal(self, event: StoredEvent, user_id: str, subscribers: set[Subscriber]) -> None:
+        cache = self._auth_cache
+        if event.type == UserChanged.TYPE:
+            if cache is not None:
+                cache.drop_user(user_id)
+        elif event.type == SessionRevoked.TYPE:
             revoked = SessionRevoked.model_validate_json(event.payload)
             only, keep = revoked.only, revoked.keep
+            if cache is not None:
+                cache.drop_sessions(user_id, only=only, keep=keep)
             for subscriber in list(subscribers):
                 if (
                     only is None or subscriber.session_id == only

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import and_, func, insert, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,12 +33,18 @@ class StoredEvent:
     type: str
     payload: str  # JSON object text, without type and cursor
 
-    def frame(self, epoch: str) -> bytes:
-        """The wire frame, built by splicing so the payload is encoded only once."""
-        head = orjson.dumps({"type": self.type, "cursor": encode_cursor(epoch, self.id)})
+    def frame_text(self, epoch: str) -> str:
+        """The wire frame as the socket sends it (text), spliced around the stored payload so
+        the payload is never decoded or encoded again. The type is a model's literal and the
+        cursor is made of the epoch's letters and digits: neither needs JSON escaping."""
+        head = f'{{"type":"{self.type}","cursor":"{encode_cursor(epoch, self.id)}"'
         if self.payload == "{}":
-            return head
-        return head[:-1] + b"," + self.payload[1:].encode()
+            return head + "}"
+        return head + "," + self.payload[1:]
+
+    def frame(self, epoch: str) -> bytes:
+        """The wire frame as bytes."""
+        return self.frame_text(epoch).encode()
 
 
 def encode_cursor(epoch: str, event_id: int) -> str:

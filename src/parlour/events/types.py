@@ -20,6 +20,7 @@ import operator
 from typing import Annotated, Any, ClassVar, Literal
 
 import orjson
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from parlour.errors import ParlourError
@@ -86,9 +87,36 @@ RoomView = RoomOut | SharedRoomOut
 # -- durable events ----------------------------------------------------------------------------
 
 
+class EncodedMessage(MessageOut):
+    """A message that keeps its JSON once encoded: the send path builds these, so the event's
+    payload, the REST answer and the ack share one encoding (`json_text`)."""
+
+    @functools.cached_property
+    def json_text(self) -> str:
+        return self.model_dump_json()
+
+
+def message_json(message: MessageOut) -> str:
+    """The message's JSON: the one already made, if it is an `EncodedMessage`."""
+    if isinstance(message, EncodedMessage):
+        return message.json_text
+    return message.model_dump_json()
+
+
 class _MessageEvent(DurableEvent):
     AUDIENCE: ClassVar[str] = "every current member of the room (the sender's sockets too)"
     message: MessageOut
+
+    @functools.cached_property
+    def message_json(self) -> str:
+        """The message alone, encoded once: the payload is spliced around it, and the REST
+        answer and the ack of a send reuse it as is."""
+        return message_json(self.message)
+
+    @functools.cached_property
+    def payload_json(self) -> str:
+        # The same text as the generic encoding of the payload (`{"message": ...}`, no spaces).
+        return '{"message":' + self.message_json + "}"
 
 
 class MessageCreated(_MessageEvent):
@@ -171,6 +199,16 @@ class SessionRevoked(DurableEvent):
     keep: str | None
 
 
+class UserChanged(DurableEvent):
+    """Internal: a user's row changed (name, status, preferences, admin flag, activation). Every
+    process drops the user from its auth cache (parlour.actions.auth_cache), whose entries hold
+    the user as `/users/me` shows them."""
+
+    AUDIENCE: ClassVar[str] = "the user's entries in every process's auth cache; never sent"
+    INTERNAL: ClassVar[bool] = True
+    type: Literal["user.changed"] = "user.changed"
+
+
 # -- frames of one socket or one moment --------------------------------------------------------
 
 
@@ -200,6 +238,13 @@ class Ack(Frame):
     type: Literal["ack"] = "ack"
     client_id: str
     message: MessageOut
+
+    @staticmethod
+    def text(client_id: str, message: MessageOut) -> str:
+        """The ack as sent, spliced around the message's existing encoding (the same text as
+        `Ack(...).to_json()`, without encoding the message again)."""
+        client = pydantic_core.to_json(client_id).decode()
+        return f'{{"type":"ack","client_id":{client},"message":{message_json(message)}}}'
 
 
 class Error(Frame):

@@ -10,6 +10,11 @@ statement it shares with the others, so the whole folded job fails. The coalesce
 of that job's requests again as a job of its own: the refused one is answered alone with its
 error, and the rest are stored. Only a lost connection is shared by all: alone they would fail
 the same way, and retrying them is the client's call (sends carry a client_id).
+
+The folded job runs without a savepoint of its own: the handler answers each request's refusal
+instead of raising, so it raises only for what no check foresaw, and then the writer rolls the
+whole batch back (storage/writer.py). A request run alone keeps its savepoint: it is the one the
+database may refuse again, and it must fail without taking its batch with it.
 """
 
 from __future__ import annotations
@@ -56,11 +61,13 @@ class Coalescer(Generic[Request, Result]):
         taken: list[tuple[Request, asyncio.Future[Result]]] = []
 
         async def job(ctx: WriteContext) -> Sequence[Result | BaseException]:
-            taken.extend(self._take())
+            # Take once: the writer runs the job again when another job spoiled its batch.
+            if not taken:
+                taken.extend(self._take())
             return await self._handle(ctx, [request for request, _ in taken])
 
         try:
-            outcomes = await self._writer.run(job)
+            outcomes = await self._writer.run(job, savepoint=False)
         except BaseException as error:
             if len(taken) > 1 and isinstance(error, Exception) and not is_connection_error(error):
                 # One request may have spoiled the job for all: try each on its own.

@@ -3,6 +3,9 @@
 SQLite: WAL (readers never block the writer), foreign keys on, `synchronous=FULL` by default so a
 commit is on disk before we acknowledge it. pysqlite's own transaction handling is switched off so
 that SAVEPOINTs work (SQLAlchemy's documented recipe) and the writer can `BEGIN IMMEDIATE`.
+The reader and the writer run their statements on the event loop thread (`sqlite_inline`); only
+the writer's BEGIN IMMEDIATE and COMMIT, which can wait, and the slow reader's long scans run on
+threads.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from parlour.storage.sqlite_inline import InlineDBAPI
 
 
 def is_connection_error(error: BaseException) -> bool:
@@ -83,13 +88,20 @@ _ASYNCPG_UNAVAILABLE = frozenset(
 
 @dataclass(frozen=True)
 class Database:
-    """The read engine (many connections) and the write engine (the group-commit writer's)."""
+    """The read engine (many connections), the write engine (the group-commit writer's) and the
+    slow read engine, for queries whose cost has no bound (search over every message).
+
+    On SQLite the reader runs statements on the loop thread, which a long scan would stall for
+    everyone: the slow reader keeps aiosqlite's worker threads. On PostgreSQL it is the reader.
+    """
 
     url: str
     reader: AsyncEngine
     writer: AsyncEngine
+    slow_reader: AsyncEngine
     read_session: async_sessionmaker[AsyncSession]
     write_session: async_sessionmaker[AsyncSession]
+    slow_read_session: async_sessionmaker[AsyncSession]
 
     @property
     def is_sqlite(self) -> bool:
@@ -99,10 +111,26 @@ class Database:
         await self.reader.dispose()
         if self.writer is not self.reader:
             await self.writer.dispose()
+        if self.slow_reader is not self.reader:
+            await self.slow_reader.dispose()
 
 
-def _sqlite_engine(url: str, *, synchronous: str, begin: str, pool_size: int) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
+def _sqlite_engine(
+    url: str, *, synchronous: str, begin: str, pool_size: int, inline: bool, waits_off_loop: bool
+) -> AsyncEngine:
+    if inline:
+        # Statements on the loop thread; `waits_off_loop` sends BEGIN IMMEDIATE and COMMIT to a
+        # thread (sqlite_inline's docstring).
+        engine = create_async_engine(
+            url,
+            module=InlineDBAPI(),
+            connect_args={"waits_off_loop": waits_off_loop},
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=30,
+        )
+    else:
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
@@ -123,19 +151,41 @@ def _sqlite_engine(url: str, *, synchronous: str, begin: str, pool_size: int) ->
 
 def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
     if url.startswith("sqlite"):
-        reader = _sqlite_engine(url, synchronous=sqlite_synchronous, begin="BEGIN", pool_size=8)
+        reader = _sqlite_engine(
+            url,
+            synchronous=sqlite_synchronous,
+            begin="BEGIN",
+            pool_size=8,
+            inline=True,
+            waits_off_loop=False,
+        )
         # IMMEDIATE takes the write lock at BEGIN, so a transaction never fails half-way
         # on a lock upgrade; the writer is the only one writing anyway.
         writer = _sqlite_engine(
-            url, synchronous=sqlite_synchronous, begin="BEGIN IMMEDIATE", pool_size=2
+            url,
+            synchronous=sqlite_synchronous,
+            begin="BEGIN IMMEDIATE",
+            pool_size=2,
+            inline=True,
+            waits_off_loop=True,
+        )
+        slow_reader = _sqlite_engine(
+            url,
+            synchronous=sqlite_synchronous,
+            begin="BEGIN",
+            pool_size=2,
+            inline=False,
+            waits_off_loop=False,
         )
     else:
         reader = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-        writer = reader
+        writer = slow_reader = reader
     return Database(
         url=url,
         reader=reader,
         writer=writer,
+        slow_reader=slow_reader,
         read_session=async_sessionmaker(reader, expire_on_commit=False),
         write_session=async_sessionmaker(writer, expire_on_commit=False),
+        slow_read_session=async_sessionmaker(slow_reader, expire_on_commit=False),
     )

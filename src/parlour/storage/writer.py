@@ -4,6 +4,12 @@ Concurrent writes queue up while a commit is in flight; the next transaction tak
 once, each in its own SAVEPOINT (one failing job rolls back alone). One fsync then covers a whole
 batch, which is what lets "acknowledged means durable" coexist with thousands of sends a second.
 
+A job that checks everything before it writes (the coalesced send job) can run without a
+savepoint (`run(job, savepoint=False)`), saving two statements. Should it fail all the same, the
+batch's transaction holds its partial work: the whole batch rolls back, that job gets its error
+and the others run again in the next batch (jobs only act through their WriteContext, so running
+one again is safe).
+
 Serializing writes is also what keeps the event stream's cursor honest (ARCHITECTURE.md,
 "cursor order vs commit order"): ids are handed out in commit order, so once id N is visible every
 id below N is visible or was rolled back for good. Within a process the writer task is the only
@@ -36,7 +42,8 @@ STREAM_LOCK_KEY = 0x7061726C6F7572  # "parlour"
 
 @dataclass
 class WriteContext:
-    """What a write job gets: the batch's session (inside its own savepoint) and the clock."""
+    """What a write job gets: the batch's session (inside its own savepoint unless the job
+    declined one) and the clock."""
 
     session: AsyncSession
     clock: Clock
@@ -51,6 +58,16 @@ Job = Callable[[WriteContext], Awaitable[T]]
 class _Pending:
     job: Job[Any]
     future: asyncio.Future[Any]
+    savepoint: bool
+
+
+class _Spoiled(Exception):
+    """A job without a savepoint failed: the transaction holds its partial work."""
+
+    def __init__(self, pending: _Pending, error: Exception) -> None:
+        super().__init__(f"a job without a savepoint failed: {error!r}")
+        self.pending = pending
+        self.error = error
 
 
 class Writer:
@@ -88,12 +105,16 @@ class Writer:
                 await self._task
             self._task = None
 
-    async def run(self, job: Job[T]) -> T:
-        """Run `job` inside the next batch transaction; returns once it is committed."""
+    async def run(self, job: Job[T], *, savepoint: bool = True) -> T:
+        """Run `job` inside the next batch transaction; returns once it is committed.
+
+        `savepoint=False` is for a job that raises only when something unforeseen happens (it
+        returns its refusals instead): it then costs its whole batch a retry (module docstring).
+        """
         if self._task is None:
             raise RuntimeError("writer not started")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(job, future))
+        self._queue.append(_Pending(job, future, savepoint))
         self._wake.set()
         return await future
 
@@ -124,6 +145,9 @@ class Writer:
                     )
                 for pending in batch:
                     ctx = WriteContext(session=session, clock=self._clock)
+                    if not pending.savepoint:
+                        outcomes.append((pending, await self._bare(pending, ctx), None, ctx))
+                        continue
                     try:
                         async with session.begin_nested():
                             result = await pending.job(ctx)
@@ -133,6 +157,11 @@ class Writer:
                     except Exception as error:
                         log.exception("write job failed")
                         outcomes.append((pending, None, error, ctx))
+        except _Spoiled as spoiled:
+            # Rolled back: the failed job gets its own error, the others go first in the queue.
+            self._settle_failed(spoiled.pending, spoiled.error)
+            self._queue[:0] = [p for p in batch if p is not spoiled.pending and not p.future.done()]
+            return
         except Exception as batch_error:
             # Nothing of this batch is stored; every job that had not failed on its own gets a
             # retryable error (clients retry sends with the same client_id, so no duplicates).
@@ -167,11 +196,31 @@ class Writer:
                 continue
             if job_error is None:
                 pending.future.set_result(result)
-            elif isinstance(job_error, ParlourError):
-                pending.future.set_exception(job_error)
             else:
-                failure = Unavailable("The change could not be stored.")
-                failure.__cause__ = job_error
-                pending.future.set_exception(failure)
+                self._settle_failed(pending, job_error)
         if last_event_id:
             self._on_commit(last_event_id)
+
+    @staticmethod
+    async def _bare(pending: _Pending, ctx: WriteContext) -> Any:
+        """Run a job that declined a savepoint; its failure spoils the batch (unless the
+        connection is lost: that fails the batch anyway, for every job alike)."""
+        try:
+            return await pending.job(ctx)
+        except Exception as error:
+            if is_connection_error(error):
+                raise
+            if not isinstance(error, ParlourError):
+                log.exception("write job failed")
+            raise _Spoiled(pending, error) from error
+
+    @staticmethod
+    def _settle_failed(pending: _Pending, error: BaseException) -> None:
+        if pending.future.done():
+            return
+        if isinstance(error, ParlourError):
+            pending.future.set_exception(error)
+        else:
+            failure = Unavailable("The change could not be stored.")
+            failure.__cause__ = error
+            pending.future.set_exception(failure)
