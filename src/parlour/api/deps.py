@@ -121,4 +121,12 @@ async def current_actor(auth: Annotated[Authenticated, Depends(current_auth)]) -
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 # The actor with the user row authentication loaded (or the auth cache held): `/users/me`.
 CurrentAuth = Annotated[Authenticated, Depends(current_auth)]
-ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def services_of_request(connection: HTTPConnection) -> Services:
+    """`get_services` as a dependency. Async on purpose: FastAPI runs a plain `def` dependency
+    in its thread pool, a thread hop per request for a lookup of two attributes."""
+    return get_services(connection)
+
+
+ServicesDep = Annotated[Services, Depends(services_of_request)]
