@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,10 +22,56 @@ from parlour.schemas import (
 from parlour.storage import messages as message_queries
 from parlour.storage import rooms as room_queries
 from parlour.storage import users as user_queries
-from parlour.storage.models import Attachment, Membership, Message, Room, User
+from parlour.storage.models import Attachment, Membership, Room, User
 
 
-def user_out(user: User, presence: PresenceTracker) -> UserOut:
+class ShownUser(Protocol):
+    """What `user_out` reads: an ORM User or a plain `UserRow`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def is_admin(self) -> bool: ...
+    @property
+    def is_active(self) -> bool: ...
+    @property
+    def last_seen_at(self) -> datetime | None: ...
+
+
+class ShownMessage(Protocol):
+    """What `message_out` reads: an ORM Message or a plain `MessageRow`."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def room_id(self) -> str: ...
+    @property
+    def author_id(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+    @property
+    def mentions(self) -> list[str]: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def deleted(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def edited_at(self) -> datetime | None: ...
+
+
+def user_out(user: ShownUser, presence: PresenceTracker) -> UserOut:
     return UserOut(
         id=user.id,
         email=user.email,
@@ -55,7 +103,7 @@ def attachment_out(attachment: Attachment) -> AttachmentOut:
 
 
 def message_out(
-    message: Message, author: UserOut, attachments: Sequence[Attachment] = ()
+    message: ShownMessage, author: UserOut, attachments: Sequence[Attachment] = ()
 ) -> MessageOut:
     return MessageOut(
         id=message.id,
@@ -73,9 +121,9 @@ def message_out(
 
 
 async def messages_out(
-    session: AsyncSession, messages: Sequence[Message], presence: PresenceTracker
+    session: AsyncSession, messages: Sequence[ShownMessage], presence: PresenceTracker
 ) -> list[MessageOut]:
-    authors = await user_queries.by_ids(session, (m.author_id for m in messages))
+    authors = await user_queries.rows_by_ids(session, (m.author_id for m in messages))
     attachments = await message_queries.attachments_for(session, (m.seq for m in messages))
     author_outs = {uid: user_out(user, presence) for uid, user in authors.items()}
     return [message_out(m, author_outs[m.author_id], attachments.get(m.seq, ())) for m in messages]
@@ -90,11 +138,11 @@ async def rooms_out(
     """Rooms as `viewer_id` sees them: direct rooms named after the other member, my unread."""
     room_ids = [room.id for room, _ in rooms]
     memberships = await room_queries.memberships_of_rooms(session, room_ids)
-    users = await user_queries.by_ids(
+    users = await user_queries.rows_by_ids(
         session, (m.user_id for ms in memberships.values() for m in ms)
     )
     user_outs = {uid: user_out(user, presence) for uid, user in users.items()}
-    last_messages = await message_queries.by_seqs(
+    last_messages = await message_queries.rows_by_seqs(
         session, (room.last_message_seq or 0 for room, _ in rooms)
     )
     last_outs = {
@@ -106,7 +154,7 @@ async def rooms_out(
         )
     }
     read_seqs = {mine.last_read_seq for _, mine in rooms if mine.last_read_seq}
-    read_messages = await message_queries.by_seqs(session, read_seqs)
+    read_messages = await message_queries.rows_by_seqs(session, read_seqs)
     unread = await message_queries.unread_counts(session, viewer_id, room_ids)
     result: list[RoomOut] = []
     for room, mine in rooms:

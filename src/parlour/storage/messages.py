@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, column, func, select, table, text
+from sqlalchemy import ColumnElement, and_, bindparam, column, func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.storage.models import Attachment, Membership, Message
@@ -31,6 +33,59 @@ async def by_client_id(session: AsyncSession, author_id: str, client_id: str) ->
     )
 
 
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """A message as a page shows it: plain columns, no ORM identity or change tracking.
+
+    Pages are the hottest read; loading 50 ORM objects cost more than the query itself.
+    """
+
+    seq: int
+    id: str
+    room_id: str
+    author_id: str
+    content: str
+    html: str
+    mentions: list[str]
+    client_id: str | None
+    deleted: bool
+    created_at: datetime
+    edited_at: datetime | None
+
+
+# The column order is MessageRow's field order: rows become MessageRow(*row).
+_MESSAGE_COLUMNS = tuple(Message.__table__.c[f.name] for f in fields(MessageRow))
+
+
+# The hot reads are built once: a statement made per request costs more in SQLAlchemy's
+# construction and cache-key walk than SQLite spends answering it.
+_ROWS_BY_SEQS = select(*_MESSAGE_COLUMNS).where(
+    Message.__table__.c.seq.in_(bindparam("seqs", expanding=True))
+)
+
+
+async def rows_by_seqs(session: AsyncSession, seqs: Iterable[int]) -> dict[int, MessageRow]:
+    """`by_seqs` for display only (room lists' last messages): plain rows, no ORM objects."""
+    wanted = [seq for seq in set(seqs) if seq]
+    if not wanted:
+        return {}
+    rows = await session.execute(_ROWS_BY_SEQS, {"seqs": wanted})
+    return {row[0]: MessageRow(*row) for row in rows}
+
+
+# One statement per direction: absent bounds are bounds that exclude nothing.
+_NO_BOUND = 2**62
+_SEQ = Message.__table__.c.seq
+_PAGE_WINDOW = select(*_MESSAGE_COLUMNS).where(
+    Message.__table__.c.room_id == bindparam("room_id"),
+    bindparam("floor") < _SEQ,
+    bindparam("ceiling") > _SEQ,
+    bindparam("visible_to") >= _SEQ,
+)
+_PAGE_NEWEST = _PAGE_WINDOW.order_by(_SEQ.desc()).limit(bindparam("limit"))
+_PAGE_OLDEST = _PAGE_WINDOW.order_by(_SEQ).limit(bindparam("limit"))
+
+
 async def page(
     session: AsyncSession,
     room_id: str,
@@ -40,20 +95,20 @@ async def page(
     limit: int,
     visible_from: int = 0,
     visible_to: int | None = None,
-) -> list[Message]:
+) -> list[MessageRow]:
     """A page of a room's history, newest last. Without `after`, the newest page before `before`."""
-    stmt = select(Message).where(Message.room_id == room_id, Message.seq > visible_from)
-    if visible_to is not None:
-        stmt = stmt.where(Message.seq <= visible_to)
-    if before_seq is not None:
-        stmt = stmt.where(Message.seq < before_seq)
+    params = {
+        "room_id": room_id,
+        "floor": max(visible_from, after_seq or 0),
+        "ceiling": _NO_BOUND if before_seq is None else before_seq,
+        "visible_to": _NO_BOUND if visible_to is None else visible_to,
+        "limit": limit,
+    }
     if after_seq is not None:
-        rows = await session.scalars(
-            stmt.where(Message.seq > after_seq).order_by(Message.seq).limit(limit)
-        )
-        return list(rows)
-    rows = await session.scalars(stmt.order_by(Message.seq.desc()).limit(limit))
-    return list(reversed(list(rows)))
+        rows = await session.execute(_PAGE_OLDEST, params)
+        return [MessageRow(*row) for row in rows]
+    rows = await session.execute(_PAGE_NEWEST, params)
+    return [MessageRow(*row) for row in reversed(rows.all())]
 
 
 # A membership's unread messages: others' live messages after its read pointer (an index range).

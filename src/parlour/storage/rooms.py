@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.storage.models import Membership, Room, User
@@ -29,20 +29,26 @@ async def current_membership(
     )
 
 
+# Built once: every room read and write checks access with it.
+_ROOM_WITH_MEMBERSHIP = (
+    select(Room, Membership)
+    .join(Membership, Membership.room_id == Room.id)
+    .where(
+        Room.id == bindparam("room_id"),
+        Room.org_id == bindparam("org_id"),
+        Membership.user_id == bindparam("user_id"),
+        Membership.end_event_id.is_(None),
+    )
+)
+
+
 async def room_with_membership(
     session: AsyncSession, org_id: str, room_id: str, user_id: str
 ) -> tuple[Room, Membership] | None:
     """The room of `org_id` and `user_id`'s current membership of it, in one query."""
     row = (
         await session.execute(
-            select(Room, Membership)
-            .join(Membership, Membership.room_id == Room.id)
-            .where(
-                Room.id == room_id,
-                Room.org_id == org_id,
-                Membership.user_id == user_id,
-                Membership.end_event_id.is_(None),
-            )
+            _ROOM_WITH_MEMBERSHIP, {"room_id": room_id, "org_id": org_id, "user_id": user_id}
         )
     ).first()
     return None if row is None else (row[0], row[1])

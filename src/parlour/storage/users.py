@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.storage.models import User
@@ -37,6 +38,35 @@ async def by_ids(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, Us
         return {}
     rows = await session.scalars(select(User).where(User.id.in_(ids)))
     return {user.id: user for user in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """What others see of a user (an author, a member): plain columns, no ORM object."""
+
+    id: str
+    email: str
+    full_name: str
+    status: str
+    is_admin: bool
+    is_active: bool
+    last_seen_at: datetime | None
+
+
+_USER_COLUMNS = tuple(User.__table__.c[f.name] for f in fields(UserRow))
+# Built once: pages and room lists name their people on every read.
+_ROWS_BY_IDS = select(*_USER_COLUMNS).where(
+    User.__table__.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+async def rows_by_ids(session: AsyncSession, user_ids: Iterable[str]) -> dict[str, UserRow]:
+    """`by_ids` for display only: cheaper, as pages name their authors on every read."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(_ROWS_BY_IDS, {"ids": ids})
+    return {row[0]: UserRow(*row) for row in rows}
 
 
 async def search(session: AsyncSession, org_id: str, query: str, limit: int) -> list[User]:
