@@ -128,6 +128,18 @@ def start_server(
             server.stop()
 
 
+@contextlib.contextmanager
+def start_beside(first: ServerProcess) -> Iterator[ServerProcess]:
+    """A second server process on the same data dir, database and settings as `first`."""
+    port = free_port()
+    second = ServerProcess(f"http://127.0.0.1:{port}", first.data_dir, dict(first.env), port=port)
+    second.start()
+    try:
+        yield second
+    finally:
+        second.stop()
+
+
 @dataclass
 class Member:
     user_id: str

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support import Org, ServerProcess, free_port, org_factory, start_server
+from tests.support import Org, ServerProcess, org_factory, start_beside, start_server
 
 API = "/api/v1"
 # The contract: logout and deactivation refuse the token within a second in every process.
@@ -21,16 +21,8 @@ REFUSED_WITHIN = 1.0
 
 @pytest.fixture(scope="module")
 def two_processes() -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    with start_server() as first:
-        port = free_port()
-        second = ServerProcess(
-            f"http://127.0.0.1:{port}", first.data_dir, dict(first.env), port=port
-        )
-        second.start()
-        try:
-            yield first, second
-        finally:
-            second.stop()
+    with start_server() as first, start_beside(first) as second:
+        yield first, second
 
 
 async def status_of_me(http: httpx.AsyncClient, token: str) -> int:

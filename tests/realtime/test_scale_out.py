@@ -18,6 +18,7 @@ from tests.support import (
     OrgFactory,
     ServerProcess,
     free_port,
+    start_beside,
     start_server,
 )
 
@@ -41,16 +42,8 @@ def redis_port() -> Iterator[int]:
 @pytest.fixture(scope="module")
 def pair(redis_port: int) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    with start_server({"PARLOUR_REDIS_URL": redis_url}) as first:
-        port = free_port()
-        second = ServerProcess(
-            f"http://127.0.0.1:{port}", first.data_dir, dict(first.env), port=port
-        )
-        second.start()
-        try:
-            yield first, second
-        finally:
-            second.stop()
+    with start_server({"PARLOUR_REDIS_URL": redis_url}) as first, start_beside(first) as second:
+        yield first, second
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,16 @@ request still gets its own answer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
-import pytest
 from sqlalchemy import insert, select
 
-from parlour.clock import FakeClock
 from parlour.errors import Conflict, ParlourError
 from parlour.ids import new_id
 from parlour.storage.coalesce import Coalescer
 from parlour.storage.engine import Database
 from parlour.storage.models import Organization
 from parlour.storage.writer import WriteContext, Writer
-from tests.unit.clocked import migrated_database
 
 REFUSE = "refuse me"
 
@@ -51,22 +48,6 @@ class OrgMaker:
         if rows:
             await ctx.session.execute(insert(Organization), rows)
         return outcomes
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[Database]:
-    async with migrated_database() as database:
-        yield database
-
-
-@pytest.fixture
-async def writer(db: Database) -> AsyncIterator[Writer]:
-    writer = Writer(db, FakeClock(), on_commit=lambda event_id: None)
-    writer.start()
-    try:
-        yield writer
-    finally:
-        await writer.stop()
 
 
 async def stored_ids(db: Database, names: Sequence[str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import event, select, text
@@ -20,13 +20,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util.concurrency import await_
 
-from parlour.clock import FakeClock
 from parlour.errors import Conflict, Unavailable
 from parlour.ids import new_id
 from parlour.storage.engine import Database, is_connection_error
 from parlour.storage.models import Organization
 from parlour.storage.writer import Job, WriteContext, Writer
-from tests.unit.clocked import migrated_database
 from tests.unit.test_writer import add_org, stored
 
 GIVE_UP_SECONDS = 20.0
@@ -35,22 +33,6 @@ sqlite_only = pytest.mark.skipif(
     bool(os.environ.get("PARLOUR_TEST_DATABASE_URL")),
     reason="the inline SQLite engines",
 )
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[Database]:
-    async with migrated_database() as database:
-        yield database
-
-
-@pytest.fixture
-async def writer(db: Database) -> AsyncIterator[Writer]:
-    writer = Writer(db, FakeClock(), on_commit=lambda event_id: None)
-    writer.start()
-    try:
-        yield writer
-    finally:
-        await writer.stop()
 
 
 @contextlib.contextmanager

@@ -7,10 +7,8 @@ its own error; every stored timestamp comes from the writer's clock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,28 +18,6 @@ from parlour.ids import new_id
 from parlour.storage.engine import Database
 from parlour.storage.models import Organization
 from parlour.storage.writer import Job, WriteContext, Writer
-from tests.unit.clocked import migrated_database
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[Database]:
-    async with migrated_database() as database:
-        yield database
-
-
-@pytest.fixture
-async def writer(db: Database, clock: FakeClock) -> AsyncIterator[Writer]:
-    writer = Writer(db, clock, on_commit=lambda event_id: None)
-    writer.start()
-    try:
-        yield writer
-    finally:
-        await writer.stop()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def add_org(name: str, sessions: list[AsyncSession] | None = None) -> Job[str]:
