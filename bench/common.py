@@ -9,6 +9,7 @@ and the headline is the ratio between them.
 from __future__ import annotations
 
 import statistics
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,16 @@ class BenchContext:
 
     def task(self, description: str, total: float | None) -> TaskID:
         return self.progress.add_task(description, total=total)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def percentile(samples: list[float], fraction: float) -> float:

@@ -32,7 +32,7 @@ from tests.support import (
 )
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import ROOT
+from bench.common import ROOT, stop_process
 from bench.load import MAX_FRAME, bare_frame, make_content
 from parlour.actions.context import Actor
 from parlour.actions.rooms import do_create_group, do_open_direct
@@ -191,12 +191,7 @@ def bare_server(log_dir: Path) -> Iterator[BareServer]:
         wait_healthy(f"http://127.0.0.1:{port}", process)  # the same readiness as Parlour's
         yield BareServer(port, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 def rss(pid: int) -> int:

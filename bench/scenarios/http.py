@@ -42,7 +42,7 @@ import httpx
 import orjson
 from tests.support import free_port, wait_healthy
 
-from bench.common import ROOT, BenchContext, Row, ScenarioFailedError
+from bench.common import ROOT, BenchContext, Row, ScenarioFailedError, stop_process
 from bench.scenarios._support import PG_ADMIN, main, postgres_available, scratch_postgres
 from parlour.client import ParlourClient
 
@@ -257,12 +257,7 @@ def bare_http(log_dir: Path, workers: int) -> Iterator[str]:
         wait_healthy(f"http://127.0.0.1:{port}", process)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=20)
 
 
 # ---------------------------------------------------------------------------------------------

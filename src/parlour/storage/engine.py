@@ -160,7 +160,7 @@ def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
             waits_off_loop=False,
         )
         # IMMEDIATE takes the write lock at BEGIN, so a transaction never fails half-way
-        # on a lock upgrade; the writer is the only one writing anyway.
+        # on a lock upgrade; it may wait for another process's writer (`--workers`), off the loop.
         writer = _sqlite_engine(
             url,
             synchronous=sqlite_synchronous,
