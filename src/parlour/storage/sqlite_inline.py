@@ -14,7 +14,8 @@ Only what can WAIT leaves the loop, one hop each:
 - on a connection opened with `waits_off_loop=True` (the writer's engine passes it through
   `connect_args`), `BEGIN IMMEDIATE`/`BEGIN EXCLUSIVE`, which wait up to busy_timeout while
   another process (`parlour serve --workers N`) holds the write lock, and COMMIT, whose fsync
-  (`synchronous=FULL`) is the durability we promise. One of each per writer batch.
+  (`synchronous=FULL`) is the durability we promise. One of each per writer batch. Writers of
+  several processes queue on an flock beside the database (`<db>.writer-lock`) before BEGIN.
 Readers in WAL mode never wait for the writer; their statements stay inline. Long scans (search)
 must not use this engine: `Database.slow_read_session` keeps aiosqlite's threads for them.
 """
@@ -22,6 +23,8 @@ must not use this engine: `Database.slow_read_session` keeps aiosqlite's threads
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable
@@ -101,7 +104,7 @@ class Cursor:
 
     async def execute(self, sql: str, parameters: Any = ()) -> Self:
         if self._connection.waits_off_loop and sql.lstrip().upper().startswith(_LOCKING_BEGINS):
-            await _off_loop(self._cursor.execute, sql, parameters)
+            await _off_loop(self._connection.begin_locked, self._cursor, sql, parameters)
         else:
             self._cursor.execute(sql, parameters)
         return self
@@ -126,9 +129,33 @@ class Cursor:
 class Connection:
     """aiosqlite's Connection, inline; see the module's docstring for what leaves the loop."""
 
-    def __init__(self, connection: sqlite3.Connection, *, waits_off_loop: bool) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, *, waits_off_loop: bool, lock_path: str | None = None
+    ) -> None:
         self._conn: sqlite3.Connection | None = connection
         self.waits_off_loop = waits_off_loop
+        # The writers' queue across processes (`--workers`): SQLite's busy handler retries a
+        # locked BEGIN IMMEDIATE by sleeping (up to 100 ms a try), so two busy writers hand the
+        # lock over in sleeps, not when it is free. An flock on a file beside the database
+        # wakes the next writer the moment the last one commits (and dies with its process).
+        self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else None
+        self._locked = False
+
+    def begin_locked(self, cursor: sqlite3.Cursor, sql: str, parameters: Any) -> None:
+        """BEGIN IMMEDIATE behind the writers' file lock (on a worker thread: both may wait)."""
+        if self._lock_fd is not None and not self._locked:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._locked = True
+        try:
+            cursor.execute(sql, parameters)
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None and self._locked:
+            self._locked = False
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     @property
     def _connection(self) -> sqlite3.Connection | None:
@@ -161,9 +188,13 @@ class Connection:
             await _off_loop(connection.commit)
         else:
             connection.commit()
+        self._unlock()  # a failed COMMIT keeps the lock until its ROLLBACK
 
     async def rollback(self) -> None:
-        self._open.rollback()
+        try:
+            self._open.rollback()
+        finally:
+            self._unlock()
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._open.create_function(*args, **kwargs)
@@ -179,6 +210,10 @@ class Connection:
         connection, self._conn = self._conn, None
         if connection is not None:
             connection.close()
+        self._unlock()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 async def connect(database: str, *, waits_off_loop: bool = False, **kwargs: Any) -> Connection:
@@ -189,7 +224,9 @@ async def connect(database: str, *, waits_off_loop: bool = False, **kwargs: Any)
     """
     kwargs["check_same_thread"] = False
     connection = await asyncio.to_thread(partial(sqlite3.connect, database, **kwargs))
-    return Connection(connection, waits_off_loop=waits_off_loop)
+    on_disk = database not in ("", ":memory:") and not kwargs.get("uri")
+    lock_path = f"{database}.writer-lock" if waits_off_loop and on_disk else None
+    return Connection(connection, waits_off_loop=waits_off_loop, lock_path=lock_path)
 
 
 class _InlineAdaptedConnection(AsyncAdapt_aiosqlite_connection):
