@@ -22,6 +22,8 @@ from parlour.api import (
     routes_users,
     ws,
 )
+from parlour.api.fast_lane import FastLane
+from parlour.api.lane_routes import LANE_ROUTES
 from parlour.api.limits import BodyLimitMiddleware
 from parlour.clock import Clock
 from parlour.config import Settings
@@ -55,6 +57,8 @@ def create_app(
     errors.install(app)
     query.install(app)
     app.add_middleware(BodyLimitMiddleware, limits=settings.limits)
+    # Outermost of ours: the hottest GETs skip FastAPI's routing (api/fast_lane.py).
+    app.add_middleware(FastLane, routes=LANE_ROUTES)
     for router in (
         routes_auth.router,
         routes_users.router,

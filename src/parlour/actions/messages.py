@@ -206,27 +206,6 @@ def clamp_limit(services: Services, limit: int | None, default: int = 50) -> int
     return min(limit, services.limits.page_size)
 
 
-async def list_messages(
-    services: Services,
-    actor: Actor,
-    room_id: str,
-    *,
-    before: str | None = None,
-    after: str | None = None,
-    limit: int | None = None,
-) -> list[MessageOut]:
-    async with services.db.read_session() as session:
-        room, _ = await check_room_access(session, actor, room_id)
-        rows = await message_queries.page(
-            session,
-            room.id,
-            before_seq=await _resolve_seq(session, room.id, before),
-            after_seq=await _resolve_seq(session, room.id, after),
-            limit=clamp_limit(services, limit),
-        )
-        return await messages_out(session, rows, services.presence)
-
-
 async def message_history(
     services: Services, actor: Actor, message_id: str
 ) -> list[MessageVersionOut]:

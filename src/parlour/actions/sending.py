@@ -231,6 +231,7 @@ async def _insert(
                 "client_id": request.client_id,
                 "deleted": False,
                 "created_at": now,
+                "has_attachments": bool(claimed[index]),
             }
         )
     # RETURNING matched by message id rather than by row order: unordered, SQLAlchemy can send

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from parlour.actions import attachments as attachment_actions
 from parlour.actions import messages as message_actions
 from parlour.actions.attachments import INLINE_SAFE
+from parlour.actions.pages import message_page_json
 from parlour.api.deps import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -54,10 +55,12 @@ async def list_messages(
     before: BeforeIdQuery = None,
     after: AfterIdQuery = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
-) -> list[MessageOut]:
-    return await message_actions.list_messages(
+) -> Response:
+    # Built as JSON from driver rows (actions/pages.py): the same document as list[MessageOut].
+    page = await message_page_json(
         services, actor, room_id, before=before, after=after, limit=limit
     )
+    return Response(page, media_type="application/json")
 
 
 @router.post(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from parlour.storage.hot import HotReader, open_hot_reader
 from parlour.storage.sqlite_inline import InlineDBAPI
 
 
@@ -102,12 +103,15 @@ class Database:
     read_session: async_sessionmaker[AsyncSession]
     write_session: async_sessionmaker[AsyncSession]
     slow_read_session: async_sessionmaker[AsyncSession]
+    # The hottest reads, outside SQLAlchemy (storage/hot.py).
+    hot: HotReader
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
     async def dispose(self) -> None:
+        await self.hot.close()
         await self.reader.dispose()
         if self.writer is not self.reader:
             await self.writer.dispose()
@@ -188,4 +192,5 @@ def open_database(url: str, *, sqlite_synchronous: str = "FULL") -> Database:
         read_session=async_sessionmaker(reader, expire_on_commit=False),
         write_session=async_sessionmaker(writer, expire_on_commit=False),
         slow_read_session=async_sessionmaker(slow_reader, expire_on_commit=False),
+        hot=open_hot_reader(url),
     )

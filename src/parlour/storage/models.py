@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -183,6 +184,8 @@ class Message(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Sent with attachments: pages look attachments up only for these (migration 0004).
+    has_attachments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         # History pages and unread counts; author and tombstone let unread counting stay in

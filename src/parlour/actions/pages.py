@@ -1,0 +1,122 @@
+"""A room's message page, built as JSON straight from driver rows (`storage.hot_messages`).
+
+The hottest read: no ORM objects and no pydantic models on the way. The JSON is the contract's
+`MessageOut`, field for field and in the same order; tests compare it with the models' own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from parlour.actions.context import Actor
+from parlour.actions.messages import clamp_limit
+from parlour.errors import NotFound
+from parlour.events.presence import PresenceTracker
+from parlour.services import Services
+from parlour.storage import hot_messages
+from parlour.storage.hot import HotReader, Row
+
+
+async def _check_member(hot: HotReader, actor: Actor, room_id: str) -> None:
+    if not await hot_messages.is_member(hot, actor.org_id, room_id, actor.user_id):
+        raise NotFound("No such room.", code="room_not_found")
+
+
+async def _anchor(hot: HotReader, room_id: str, message_id: str) -> int:
+    seq = await hot_messages.seq_in_room(hot, room_id, message_id)
+    if seq is None:
+        raise NotFound("No such message in this room.", code="message_not_found")
+    return seq
+
+
+async def message_page_json(
+    services: Services,
+    actor: Actor,
+    room_id: str,
+    *,
+    before: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> bytes:
+    """`GET /rooms/{id}/messages`: newest last; without `after`, the newest before `before`."""
+    hot = services.db.hot
+    size = clamp_limit(services, limit)
+    floor, ceiling = 0, hot_messages.NO_BOUND
+    if before is not None or after is not None:
+        await _check_member(hot, actor, room_id)  # outsiders learn nothing of the anchors
+        if before is not None:
+            ceiling = await _anchor(hot, room_id, before)
+        if after is not None:
+            floor = await _anchor(hot, room_id, after)
+    rows = await hot_messages.page(
+        hot,
+        actor.org_id,
+        room_id,
+        actor.user_id,
+        floor=floor,
+        ceiling=ceiling,
+        limit=size,
+        oldest_first=after is not None,
+    )
+    if not rows:
+        await _check_member(hot, actor, room_id)  # an empty page, or no room of mine?
+        return b"[]"
+    return orjson.dumps(await _messages(hot, room_id, rows, services.presence))
+
+
+async def _messages(
+    hot: HotReader, room_id: str, rows: Sequence[Row], presence: PresenceTracker
+) -> list[dict[str, Any]]:
+    iso = hot.iso
+    authors: dict[str, dict[str, Any]] = {}
+    shown: list[dict[str, Any]] = []
+    for row in rows:
+        (seq, message_id, author_id, content, html, mentions, client_id, deleted) = row[:8]
+        author = authors.get(author_id)
+        if author is None:
+            email, full_name, chosen, is_admin, is_active, last_seen_at = row[11:17]
+            author = authors[author_id] = {
+                "id": author_id,
+                "email": email,
+                "full_name": full_name,
+                "status": presence.status(author_id, chosen) if is_active else "offline",
+                "is_admin": bool(is_admin),
+                "is_active": bool(is_active),
+                "last_seen_at": iso(last_seen_at),
+            }
+        if deleted:
+            content = html = ""
+        shown.append(
+            {
+                "id": message_id,
+                "room_id": room_id,
+                "author": author,
+                "content": content,
+                "html": html,
+                "created_at": iso(row[8]),
+                "edited_at": iso(row[9]),
+                "deleted": bool(deleted),
+                "client_id": client_id,
+                "mentions": [] if deleted or not mentions else orjson.loads(mentions),
+                "attachments": (await _attachments(hot, seq) if row[10] and not deleted else []),
+            }
+        )
+    return shown
+
+
+async def _attachments(hot: HotReader, seq: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": attachment_id,
+            "filename": filename,
+            "content_type": content_type,
+            "size": size,
+            "url": f"/api/v1/attachments/{attachment_id}",
+        }
+        for attachment_id, filename, content_type, size in await hot_messages.attachments_of(
+            hot, seq
+        )
+    ]

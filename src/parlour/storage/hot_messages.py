@@ -1,0 +1,82 @@
+"""The message reads every client makes all the time, as `storage.hot` statements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from parlour.storage.hot import HotQuery, HotReader, Row
+
+# A bound that excludes nothing (sequences are positive and below it).
+NO_BOUND = 2**62
+
+# `actor_id` is a current member of the organization's room: the one membership rule.
+_IS_MEMBER_NOW = """EXISTS (
+    SELECT 1 FROM rooms r JOIN memberships ms ON ms.room_id = r.id
+    WHERE r.id = ? AND r.org_id = ? AND ms.user_id = ? AND ms.end_event_id IS NULL)"""
+
+IS_MEMBER = HotQuery(f"SELECT {_IS_MEMBER_NOW}")
+
+# A page's messages with their authors, and whether each has attachments (few: fetched apart).
+# The membership check rides along, so that a member's page is one statement (one round trip on
+# PostgreSQL); an empty answer is told apart from "not a member" by IS_MEMBER afterwards.
+_PAGE = f"""SELECT m.seq, m.id, m.author_id, m.content, m.html, m.mentions, m.client_id,
+    m.deleted, m.created_at, m.edited_at,
+    m.has_attachments,
+    u.email, u.full_name, u.status, u.is_admin, u.is_active, u.last_seen_at
+FROM messages m JOIN users u ON u.id = m.author_id
+WHERE m.room_id = ? AND m.seq > ? AND m.seq < ? AND {_IS_MEMBER_NOW}
+ORDER BY m.seq"""  # noqa: S608 (constants only; values are bound)
+PAGE_NEWEST = HotQuery(_PAGE + " DESC LIMIT ?")
+PAGE_OLDEST = HotQuery(_PAGE + " LIMIT ?")
+
+SEQ_IN_ROOM = HotQuery("SELECT seq FROM messages WHERE id = ? AND room_id = ?")
+
+ATTACHMENTS_OF_MESSAGE = HotQuery(
+    "SELECT id, filename, content_type, size FROM attachments"
+    " WHERE message_seq = ? ORDER BY created_at"
+)
+
+
+# Per room, others' live messages after my read pointer (storage.messages.unread_counts).
+UNREAD_BY_ROOM = HotQuery(
+    """SELECT ms.room_id, count(m.seq) FROM memberships ms
+    JOIN messages m ON m.room_id = ms.room_id AND m.seq > ms.last_read_seq
+        AND m.author_id != ms.user_id AND m.deleted = false
+    WHERE ms.user_id = ? AND ms.end_event_id IS NULL
+    GROUP BY ms.room_id"""
+)
+
+
+async def unread_by_room(hot: HotReader, user_id: str) -> dict[str, int]:
+    return {room_id: int(count) for room_id, count in await hot.fetch(UNREAD_BY_ROOM, user_id)}
+
+
+async def is_member(hot: HotReader, org_id: str, room_id: str, user_id: str) -> bool:
+    rows = await hot.fetch(IS_MEMBER, room_id, org_id, user_id)
+    return bool(rows[0][0])
+
+
+async def seq_in_room(hot: HotReader, room_id: str, message_id: str) -> int | None:
+    rows = await hot.fetch(SEQ_IN_ROOM, message_id, room_id)
+    return int(rows[0][0]) if rows else None
+
+
+async def page(
+    hot: HotReader,
+    org_id: str,
+    room_id: str,
+    member_id: str,
+    *,
+    floor: int,
+    ceiling: int,
+    limit: int,
+    oldest_first: bool,
+) -> Sequence[Row]:
+    """Rows of PAGE_NEWEST/PAGE_OLDEST in seq order; empty also when `member_id` is no member."""
+    query = PAGE_OLDEST if oldest_first else PAGE_NEWEST
+    rows = await hot.fetch(query, room_id, floor, ceiling, room_id, org_id, member_id, limit)
+    return rows if oldest_first else rows[::-1]
+
+
+async def attachments_of(hot: HotReader, seq: int) -> Sequence[Row]:
+    return await hot.fetch(ATTACHMENTS_OF_MESSAGE, seq)
