@@ -57,8 +57,8 @@ def create_app(
     errors.install(app)
     query.install(app)
     app.add_middleware(BodyLimitMiddleware, limits=settings.limits)
-    # Outermost of ours: the hottest GETs skip FastAPI's routing (api/fast_lane.py).
-    app.add_middleware(FastLane, routes=LANE_ROUTES)
+    # Outermost of ours: the hottest requests skip FastAPI's routing (api/fast_lane.py).
+    app.add_middleware(FastLane, routes=LANE_ROUTES, body_limit=settings.limits.request_body_bytes)
     for router in (
         routes_auth.router,
         routes_users.router,

@@ -7,6 +7,8 @@ must answer only what it may: everything unusual gets FastAPI's answer, as befor
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from pydantic import TypeAdapter
 
@@ -100,3 +102,72 @@ async def test_unusual_page_requests_get_fastapis_answers(org: Org, server_url: 
         assert strangers.json()["error"]["code"] == "room_not_found"
         nobody = await http.get(base, headers={"Authorization": "Bearer not-a-token"})
         assert nobody.status_code == 401
+
+
+async def test_posts_in_the_lane_and_out_of_it_answer_alike(org: Org, server_url: str) -> None:
+    ada, outsider = org[0], org[2]
+    room = await ada.client.create_group("Posting", [])
+    url = f"{API}/rooms/{room.id}/messages"
+    token = {"Authorization": f"Bearer {ada.client.token}"}
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        first = await http.post(url, headers=token, json={"content": "hi", "client_id": "p-1"})
+        retry = await http.post(url, headers=token, json={"content": "other", "client_id": "p-1"})
+        assert (first.status_code, retry.status_code) == (201, 200)
+        assert first.content == retry.content, "a retry gets the first message, byte for byte"
+        # Bodies the lane does not take are replayed to FastAPI, which judges them as before.
+        refused = {
+            "unknown field": {"content": "x", "colour": "red"},
+            "not a string": {"content": 5},
+            "NUL": {"content": "a\x00b"},
+            "blank client id": {"content": "x", "client_id": "  "},
+        }
+        for why, body in refused.items():
+            response = await http.post(url, headers=token, json=body)
+            assert response.status_code == 422, why
+            assert response.json()["error"]["code"] == "invalid_input", why
+        oversize = await http.post(
+            url,
+            headers={**token, "Content-Type": "application/json"},
+            content=b'{"content":"' + b"x" * 2_000_000 + b'"}',
+        )
+        assert oversize.status_code == 413
+        stranger = await http.post(
+            url,
+            headers={"Authorization": f"Bearer {outsider.client.token}"},
+            json={"content": "let me in"},
+        )
+        assert stranger.status_code == 404
+        assert stranger.json()["error"]["code"] == "room_not_found"
+    stored = await ada.client.list_messages(room.id)
+    assert [m.content for m in stored] == ["hi"], "nothing refused was stored"
+
+
+async def test_rest_sends_are_throttled_per_person(org: Org, server_url: str) -> None:
+    """The lane takes the same send bucket as FastAPI's route and as the socket (defaults: a
+    burst of 60, then 20 a second)."""
+    ada = org[0]
+    room = await ada.client.create_group("Throttled", [])
+    url = f"{API}/rooms/{room.id}/messages"
+    token = {"Authorization": f"Bearer {ada.client.token}"}
+    gate = asyncio.Semaphore(16)
+    loop = asyncio.get_running_loop()
+
+    async with httpx.AsyncClient(
+        base_url=server_url, limits=httpx.Limits(max_connections=16)
+    ) as http:
+
+        async def post(n: int) -> httpx.Response:
+            async with gate:
+                return await http.post(url, headers=token, json={"content": f"n{n}"})
+
+        started = loop.time()
+        answers = await asyncio.gather(*(post(n) for n in range(200)))
+        elapsed = loop.time() - started
+    accepted = [a for a in answers if a.status_code == 201]
+    refused = [a for a in answers if a.status_code != 201]
+    assert len(accepted) <= 60 + 20 * elapsed + 1
+    assert all(a.status_code == 429 for a in refused)
+    assert all(int(a.headers["Retry-After"]) >= 1 for a in refused)
+    assert {a.json()["error"]["code"] for a in refused} == {"rate_limited"}
+    stored = await ada.client.list_messages(room.id, limit=200)
+    assert len(stored) == len(accepted), "a refused send stores nothing"

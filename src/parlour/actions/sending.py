@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, insert, select, update
 
 from parlour.actions.context import Actor
 from parlour.actions.present import attachment_out, messages_out, user_out
@@ -33,6 +33,7 @@ from parlour.schemas import MessageOut, UserOut
 from parlour.services import Services
 from parlour.storage.coalesce import Coalescer
 from parlour.storage.models import Attachment, Membership, Message, Room, User
+from parlour.storage.pairs import pair_in
 from parlour.storage.writer import WriteContext
 
 
@@ -122,7 +123,7 @@ async def _earlier_copies(
         return {}
     rows = list(
         await ctx.session.scalars(
-            select(Message).where(tuple_(Message.author_id, Message.client_id).in_(list(keys)))
+            select(Message).where(pair_in(Message.author_id, Message.client_id, keys))
         )
     )
     views = await messages_out(ctx.session, rows, services.presence)
@@ -141,7 +142,7 @@ async def _members_sending(
         .join(Room, Room.id == Membership.room_id)
         .join(User, User.id == Membership.user_id)
         .where(
-            tuple_(Membership.room_id, Membership.user_id).in_(list(pairs)),
+            pair_in(Membership.room_id, Membership.user_id, pairs),
             Membership.end_event_id.is_(None),
             User.is_active.is_(True),
         )

@@ -1,19 +1,20 @@
-"""The fast lane: the hottest GETs answered before FastAPI's routing and dependency solving.
+"""The fast lane: the hottest requests answered before FastAPI's routing and dependency solving.
 
 Why: on this machine FastAPI's router and dependency solving cost about 0.3 ms a request (a
 404 alone runs at ~2,800 req/s on one core, where the bare uvicorn + Starlette stack serves
-~28,000), more than a whole page's reads and JSON. Clients ask for pages and unread counts all
-day, so those few routes get a lane of their own.
+~28,000), more than a whole page's reads and JSON. Clients read pages and unread counts and post
+messages all day, so those few routes get a lane of their own.
 
 One behaviour, whichever way a request goes:
 - The routes stay declared in FastAPI: the OpenAPI document, and the answer to anything unusual.
-- The lane answers only the plain case: a GET with a token this process's auth cache already
-  holds (`actions.auth_cache`, kept exact by the stream), and a query string of the route's own
-  parameters, each once, in their strict form (`api.query`'s rules, or stricter). Everything
-  else goes on to FastAPI untouched: a first request of a token, a malformed parameter, a cookie
-  request's CSRF rule (GETs need none), and any error the work raises. Errors are rare and
-  reads have no side effects, so FastAPI doing the work again then costs nothing that matters,
-  and errors keep one shape.
+- The lane takes only the plain case: a token this process's auth cache already holds
+  (`actions.auth_cache`, kept exact by the stream) sent as a Bearer header (or, for a GET, as the
+  session cookie: only writes need the CSRF header); a query string of the route's own
+  parameters, each once, in their strict form (`api.query`'s rules, or stricter); a body within
+  the limit, declared by Content-Length, that the route's handler finds plain (otherwise the
+  handler returns None). Everything else goes on to FastAPI untouched, the body replayed.
+- What the work raises is answered by the app's own exception handlers (api/errors.py), as
+  FastAPI would answer it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from starlette.requests import cookie_parser
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import Request, cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parlour.actions.auth import Authenticated
 from parlour.actions.context import Actor
@@ -34,7 +35,6 @@ from parlour.ids import hash_secret
 from parlour.services import Services
 
 Query = Mapping[str, str]
-Handler = Callable[[Services, Actor, "re.Match[str]", Query], Awaitable[bytes]]
 
 # The strict forms the lane accepts (anything else is FastAPI's to judge).
 ID_VALUE = re.compile(rb"[A-Za-z0-9_-]{1,32}")
@@ -43,7 +43,28 @@ _TOKEN_CHARS = 200  # as actions.auth.authenticate
 
 
 @dataclass(frozen=True)
+class LaneRequest:
+    app: object  # the FastAPI app (per-app state such as the send throttle keys on it)
+    services: Services
+    actor: Actor
+    match: re.Match[str]
+    query: Query
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    status: int = 200
+
+
+# None: "not the plain case", and FastAPI answers instead.
+Handler = Callable[[LaneRequest], Awaitable[Answer | None]]
+
+
+@dataclass(frozen=True)
 class LaneRoute:
+    method: str
     path: re.Pattern[str]
     params: Mapping[str, re.Pattern[bytes]]
     handler: Handler
@@ -52,47 +73,111 @@ class LaneRoute:
 class FastLane:
     """ASGI middleware in front of the app: answers `routes` when it can, else passes on."""
 
-    def __init__(self, app: ASGIApp, routes: tuple[LaneRoute, ...]) -> None:
+    def __init__(self, app: ASGIApp, routes: tuple[LaneRoute, ...], body_limit: int) -> None:
         self.app = app
         self.routes = routes
+        self.body_limit = body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            body = await self._answer(scope)
-            if body is not None:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [
-                            (b"content-length", str(len(body)).encode()),
-                            (b"content-type", b"application/json"),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route, match = self._route(scope)
+        if route is None or match is None:
+            await self.app(scope, receive, send)
+            return
+        lane = await self._lane_request(scope, receive, route, match)
+        if lane is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            answer = await route.handler(lane)
+        except Exception as error:  # answered as FastAPI would: by the app's own handlers
+            await self._error(scope, receive, send, error)
+            return
+        if answer is None:
+            await self.app(scope, _replaying(lane.body, receive), send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [
+                    (b"content-length", str(len(answer.body)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
 
-    async def _answer(self, scope: Scope) -> bytes | None:
-        path: str = scope["path"]
+    def _route(self, scope: Scope) -> tuple[LaneRoute | None, re.Match[str] | None]:
+        method, path = scope["method"], scope["path"]
         for route in self.routes:
-            match = route.path.fullmatch(path)
-            if match is not None:
-                break
-        else:
-            return None
+            if route.method == method:
+                match = route.path.fullmatch(path)
+                if match is not None:
+                    return route, match
+        return None, None
+
+    async def _lane_request(
+        self, scope: Scope, receive: Receive, route: LaneRoute, match: re.Match[str]
+    ) -> LaneRequest | None:
+        """The request if it is the plain case (checked before the body is read), else None."""
         query = _plain_query(scope.get("query_string", b""), route.params)
         if query is None:
             return None
         services: Services = scope["app"].state.runtime.services
-        auth = _cached_auth(services, scope["headers"])
+        auth = _cached_auth(services, scope["headers"], cookie_too=route.method == "GET")
         if auth is None:
             return None
-        try:
-            return await route.handler(services, auth.actor, match, query)
-        except Exception:  # FastAPI does it again and shapes the error (docstring)
-            return None
+        body = b""
+        if route.method != "GET":
+            declared = _content_length(scope["headers"])
+            if declared is None or declared > self.body_limit:
+                return None
+            body = await _read_body(receive)
+        return LaneRequest(scope["app"], services, auth.actor, match, query, body)
+
+    async def _error(self, scope: Scope, receive: Receive, send: Send, error: Exception) -> None:
+        handlers = scope["app"].exception_handlers
+        handler = next((handlers[cls] for cls in type(error).__mro__ if cls in handlers), None)
+        if handler is None:
+            raise error
+        response = await handler(Request(scope, receive), error)
+        await response(scope, receive, send)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """`receive` as if the body had not been read yet."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away; the handler's answer goes nowhere
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 def _plain_query(raw: bytes, params: Mapping[str, re.Pattern[bytes]]) -> dict[str, str] | None:
@@ -111,7 +196,9 @@ def _plain_query(raw: bytes, params: Mapping[str, re.Pattern[bytes]]) -> dict[st
     return query
 
 
-def _cached_auth(services: Services, headers: list[tuple[bytes, bytes]]) -> Authenticated | None:
+def _cached_auth(
+    services: Services, headers: list[tuple[bytes, bytes]], *, cookie_too: bool
+) -> Authenticated | None:
     token = ""
     for name, value in headers:
         if name == b"authorization":
@@ -120,6 +207,8 @@ def _cached_auth(services: Services, headers: list[tuple[bytes, bytes]]) -> Auth
                 token = credentials.strip()
             break
     else:
+        if not cookie_too:
+            return None
         for name, value in headers:
             if name == b"cookie":
                 token = cookie_parser(value.decode("latin-1")).get(SESSION_COOKIE, "")
