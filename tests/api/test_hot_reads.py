@@ -12,11 +12,12 @@ import asyncio
 import httpx
 from pydantic import TypeAdapter
 
-from parlour.schemas import MessageOut
+from parlour.schemas import MessageOut, RoomOut
 from tests.support import PASSWORD, Org
 
 API = "/api/v1"
 PAGE = TypeAdapter(list[MessageOut])
+ROOMS = TypeAdapter(list[RoomOut])
 
 
 async def test_a_page_is_byte_for_byte_what_the_models_make(org: Org, server_url: str) -> None:
@@ -171,3 +172,37 @@ async def test_rest_sends_are_throttled_per_person(org: Org, server_url: str) ->
     assert {a.json()["error"]["code"] for a in refused} == {"rate_limited"}
     stored = await ada.client.list_messages(room.id, limit=200)
     assert len(stored) == len(accepted), "a refused send stores nothing"
+
+
+async def test_a_room_list_is_byte_for_byte_what_the_models_make(org: Org, server_url: str) -> None:
+    ada, bea, cal = org[0], org[1], org[2]
+    direct = await ada.client.create_direct(bea.user_id)
+    quiet = await ada.client.create_group("Quiet", [cal.user_id])
+    busy = await bea.client.create_group("Busy", [ada.user_id, cal.user_id])
+    await bea.client.send_message(direct.id, "to Ada")
+    read_up_to = await bea.client.send_message(busy.id, f"hi @{ada.full_name}")
+    await cal.client.send_message(busy.id, "unread for Ada")
+    gone = await cal.client.send_message(busy.id, "deleted last")
+    await cal.client.delete_message(gone.id)
+    await ada.client.mark_read(busy.id, read_up_to.id)
+
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        response = await http.get(
+            f"{API}/rooms", headers={"Authorization": f"Bearer {ada.client.token}"}
+        )
+    assert response.status_code == 200
+    rooms = ROOMS.validate_json(response.content)
+    assert response.content == ROOMS.dump_json(rooms)
+    by_id = {room.id: room for room in rooms}
+    assert [room.id for room in rooms] == [busy.id, direct.id, quiet.id], "latest activity first"
+    assert by_id[direct.id].name == bea.full_name
+    assert by_id[direct.id].unread_count == 1
+    assert by_id[busy.id].unread_count == 1, "Cal's live message after my read pointer"
+    assert by_id[busy.id].last_read_message_id == read_up_to.id
+    assert by_id[busy.id].admins == [bea.user_id]
+    assert [m.id for m in by_id[busy.id].members] == [bea.user_id, ada.user_id, cal.user_id]
+    last = by_id[busy.id].last_message
+    assert last is not None
+    assert (last.id, last.deleted, last.content) == (gone.id, True, "")
+    assert by_id[quiet.id].last_message is None
+    assert by_id[quiet.id].last_read_message_id is None

@@ -64,35 +64,45 @@ async def message_page_json(
     if not rows:
         await _check_member(hot, actor, room_id)  # an empty page, or no room of mine?
         return b"[]"
-    return orjson.dumps(await _messages(hot, room_id, rows, services.presence))
+    return orjson.dumps(await message_dicts(hot, rows, services.presence))
 
 
-async def _messages(
-    hot: HotReader, room_id: str, rows: Sequence[Row], presence: PresenceTracker
+def user_dict(hot: HotReader, presence: PresenceTracker, row: Row) -> dict[str, Any]:
+    """UserOut from (id, email, full_name, chosen status, is_admin, is_active, last_seen_at)."""
+    user_id, email, full_name, chosen, is_admin, is_active, last_seen_at = row
+    return {
+        "id": user_id,
+        "email": email,
+        "full_name": full_name,
+        "status": presence.status(user_id, chosen) if is_active else "offline",
+        "is_admin": bool(is_admin),
+        "is_active": bool(is_active),
+        "last_seen_at": hot.iso(last_seen_at),
+    }
+
+
+async def message_dicts(
+    hot: HotReader,
+    rows: Sequence[Row],
+    presence: PresenceTracker,
+    authors: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
+    """MessageOut of rows of `hot_messages.MESSAGE_COLUMNS`; `authors` holds UserOuts already
+    made (by id), and gains those made here."""
     iso = hot.iso
-    authors: dict[str, dict[str, Any]] = {}
+    authors = {} if authors is None else authors
     shown: list[dict[str, Any]] = []
     for row in rows:
         (seq, message_id, author_id, content, html, mentions, client_id, deleted) = row[:8]
         author = authors.get(author_id)
         if author is None:
-            email, full_name, chosen, is_admin, is_active, last_seen_at = row[11:17]
-            author = authors[author_id] = {
-                "id": author_id,
-                "email": email,
-                "full_name": full_name,
-                "status": presence.status(author_id, chosen) if is_active else "offline",
-                "is_admin": bool(is_admin),
-                "is_active": bool(is_active),
-                "last_seen_at": iso(last_seen_at),
-            }
+            author = authors[author_id] = user_dict(hot, presence, (author_id, *row[11:17]))
         if deleted:
             content = html = ""
         shown.append(
             {
                 "id": message_id,
-                "room_id": room_id,
+                "room_id": row[17],
                 "author": author,
                 "content": content,
                 "html": html,

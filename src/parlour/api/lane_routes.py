@@ -10,6 +10,7 @@ import orjson
 from parlour.actions.messages import do_send_message
 from parlour.actions.pages import message_page_json
 from parlour.actions.reads import unread_json
+from parlour.actions.room_list import room_list_json
 from parlour.api.fast_lane import ID_VALUE, POSITIVE_INT, Answer, LaneRequest, LaneRoute
 from parlour.api.throttle import throttles
 from parlour.errors import RateLimited
@@ -33,6 +34,10 @@ async def _message_page(request: LaneRequest) -> Answer:
         limit=None if limit is None else int(limit),
     )
     return Answer(page)
+
+
+async def _room_list(request: LaneRequest) -> Answer:
+    return Answer(await room_list_json(request.services, request.actor))
 
 
 async def _unread(request: LaneRequest) -> Answer:
@@ -90,6 +95,8 @@ LANE_ROUTES = (
     ),
     # routes_messages.send_message
     LaneRoute("POST", _ROOM_MESSAGES, {}, _send),
+    # routes_rooms.list_rooms, without a search
+    LaneRoute("GET", re.compile(r"/api/v1/rooms"), {}, _room_list),
     # routes_rooms.unread
     LaneRoute("GET", re.compile(r"/api/v1/unread"), {}, _unread),
 )

@@ -16,13 +16,15 @@ _IS_MEMBER_NOW = """EXISTS (
 
 IS_MEMBER = HotQuery(f"SELECT {_IS_MEMBER_NOW}")
 
-# A page's messages with their authors, and whether each has attachments (few: fetched apart).
-# The membership check rides along, so that a member's page is one statement (one round trip on
-# PostgreSQL); an empty answer is told apart from "not a member" by IS_MEMBER afterwards.
-_PAGE = f"""SELECT m.seq, m.id, m.author_id, m.content, m.html, m.mentions, m.client_id,
-    m.deleted, m.created_at, m.edited_at,
-    m.has_attachments,
-    u.email, u.full_name, u.status, u.is_admin, u.is_active, u.last_seen_at
+# A message as the contract shows it, with its author; whether it has attachments (few: fetched
+# apart). The column order is what `actions.pages.message_dicts` reads.
+MESSAGE_COLUMNS = """m.seq, m.id, m.author_id, m.content, m.html, m.mentions, m.client_id,
+    m.deleted, m.created_at, m.edited_at, m.has_attachments,
+    u.email, u.full_name, u.status, u.is_admin, u.is_active, u.last_seen_at, m.room_id"""
+
+# A page: the membership check rides along, so that a member's page is one statement (one round
+# trip on PostgreSQL); an empty answer is told apart from "not a member" by IS_MEMBER afterwards.
+_PAGE = f"""SELECT {MESSAGE_COLUMNS}
 FROM messages m JOIN users u ON u.id = m.author_id
 WHERE m.room_id = ? AND m.seq > ? AND m.seq < ? AND {_IS_MEMBER_NOW}
 ORDER BY m.seq"""  # noqa: S608 (constants only; values are bound)
