@@ -220,7 +220,8 @@ async def _insert(
         request = requests[index]
         mentions = find_mentions(request.content, candidates[request.room_id])
         author = authors[(request.room_id, request.actor.user_id, request.actor.org_id)]
-        author_views.setdefault(author.id, user_out(author, services.presence))
+        if author.id not in author_views:  # once per sender, not once per message
+            author_views[author.id] = user_out(author, services.presence)
         rows.append(
             {
                 "id": new_id(),
