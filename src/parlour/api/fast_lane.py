@@ -199,20 +199,20 @@ def _plain_query(raw: bytes, params: Mapping[str, re.Pattern[bytes]]) -> dict[st
 def _cached_auth(
     services: Services, headers: list[tuple[bytes, bytes]], *, cookie_too: bool
 ) -> Authenticated | None:
-    token = ""
+    presented = ""
     for name, value in headers:
         if name == b"authorization":
             scheme, _, credentials = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer":
-                token = credentials.strip()
+                presented = credentials.strip()
             break
     else:
         if not cookie_too:
             return None
         for name, value in headers:
             if name == b"cookie":
-                token = cookie_parser(value.decode("latin-1")).get(SESSION_COOKIE, "")
+                presented = cookie_parser(value.decode("latin-1")).get(SESSION_COOKIE, "")
                 break
-    if not token or len(token) > _TOKEN_CHARS:
+    if not presented or len(presented) > _TOKEN_CHARS:
         return None
-    return services.auth_cache.get(hash_secret(token))
+    return services.auth_cache.get(hash_secret(presented))
