@@ -73,44 +73,6 @@ async def rows_by_seqs(session: AsyncSession, seqs: Iterable[int]) -> dict[int, 
     return {row[0]: MessageRow(*row) for row in rows}
 
 
-# One statement per direction: absent bounds are bounds that exclude nothing.
-_NO_BOUND = 2**62
-_SEQ = Message.__table__.c.seq
-_PAGE_WINDOW = select(*_MESSAGE_COLUMNS).where(
-    Message.__table__.c.room_id == bindparam("room_id"),
-    bindparam("floor") < _SEQ,
-    bindparam("ceiling") > _SEQ,
-    bindparam("visible_to") >= _SEQ,
-)
-_PAGE_NEWEST = _PAGE_WINDOW.order_by(_SEQ.desc()).limit(bindparam("limit"))
-_PAGE_OLDEST = _PAGE_WINDOW.order_by(_SEQ).limit(bindparam("limit"))
-
-
-async def page(
-    session: AsyncSession,
-    room_id: str,
-    *,
-    before_seq: int | None,
-    after_seq: int | None,
-    limit: int,
-    visible_from: int = 0,
-    visible_to: int | None = None,
-) -> list[MessageRow]:
-    """A page of a room's history, newest last. Without `after`, the newest page before `before`."""
-    params = {
-        "room_id": room_id,
-        "floor": max(visible_from, after_seq or 0),
-        "ceiling": _NO_BOUND if before_seq is None else before_seq,
-        "visible_to": _NO_BOUND if visible_to is None else visible_to,
-        "limit": limit,
-    }
-    if after_seq is not None:
-        rows = await session.execute(_PAGE_OLDEST, params)
-        return [MessageRow(*row) for row in rows]
-    rows = await session.execute(_PAGE_NEWEST, params)
-    return [MessageRow(*row) for row in reversed(rows.all())]
-
-
 # A membership's unread messages: others' live messages after its read pointer (an index range).
 _UNREAD_OF_MEMBERSHIP = and_(
     Message.room_id == Membership.room_id,
