@@ -11,7 +11,6 @@ from parlour.actions.context import Actor
 from parlour.errors import NotFound
 from parlour.events import stream
 from parlour.events.types import UnreadUpdated
-from parlour.schemas import UnreadOut
 from parlour.services import Services
 from parlour.storage import hot_messages
 from parlour.storage import messages as message_queries
@@ -74,12 +73,7 @@ async def do_mark_read(services: Services, actor: Actor, room_id: str, message_i
     await services.writer.run(job)
 
 
-async def unread(services: Services, actor: Actor) -> UnreadOut:
-    rooms = await hot_messages.unread_by_room(services.db.hot, actor.user_id)
-    return UnreadOut(total=sum(rooms.values()), rooms=rooms)
-
-
 async def unread_json(services: Services, actor: Actor) -> bytes:
-    """`unread` as the JSON of UnreadOut, for the fast lane (api/lane_routes.py)."""
+    """`GET /unread`: the JSON of UnreadOut, from a hot read (storage/hot_messages.py)."""
     rooms = await hot_messages.unread_by_room(services.db.hot, actor.user_id)
     return orjson.dumps({"total": sum(rooms.values()), "rooms": rooms})

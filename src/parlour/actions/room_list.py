@@ -15,8 +15,7 @@ from parlour.actions.context import Actor
 from parlour.actions.pages import message_dicts, user_dict
 from parlour.services import Services
 from parlour.storage import hot_rooms
-
-ROOM_LIST_LIMIT = 500  # as storage.rooms.rooms_of_user
+from parlour.storage.rooms import ROOM_LIST_LIMIT
 
 
 async def room_list_json(services: Services, actor: Actor) -> bytes:

@@ -10,9 +10,10 @@ One behaviour, whichever way a request goes:
 - The lane takes only the plain case: a token this process's auth cache already holds
   (`actions.auth_cache`, kept exact by the stream) sent as a Bearer header (or, for a GET, as the
   session cookie: only writes need the CSRF header); a query string of the route's own
-  parameters, each once, in their strict form (`api.query`'s rules, or stricter); a body within
-  the limit, declared by Content-Length, that the route's handler finds plain (otherwise the
-  handler returns None). Everything else goes on to FastAPI untouched, the body replayed.
+  parameters, each once, in their strict form (`api.query`'s rules, or stricter); a JSON body
+  within the limit, declared by Content-Length, that the route's own model takes as it is
+  (otherwise the handler returns None). Everything else goes on to FastAPI untouched, the body
+  replayed.
 - What the work raises is answered by the app's own exception handlers (api/errors.py), as
   FastAPI would answer it.
 """
@@ -29,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from parlour.actions.auth import Authenticated
 from parlour.actions.context import Actor
 from parlour.api.deps import SESSION_COOKIE
+from parlour.api.id_check import ID_CHARS
 from parlour.api.query import parse_query
 from parlour.errors import InvalidInput
 from parlour.ids import hash_secret
@@ -37,7 +39,7 @@ from parlour.services import Services
 Query = Mapping[str, str]
 
 # The strict forms the lane accepts (anything else is FastAPI's to judge).
-ID_VALUE = re.compile(rb"[A-Za-z0-9_-]{1,32}")
+ID_VALUE = re.compile(ID_CHARS.encode())
 POSITIVE_INT = re.compile(rb"[1-9][0-9]{0,8}")
 _TOKEN_CHARS = 200  # as actions.auth.authenticate
 
@@ -133,7 +135,7 @@ class FastLane:
         body = b""
         if route.method != "GET":
             declared = _content_length(scope["headers"])
-            if declared is None or declared > self.body_limit:
+            if declared is None or declared > self.body_limit or not _is_json(scope["headers"]):
                 return None
             body = await _read_body(receive)
         return LaneRequest(scope["app"], services, auth.actor, match, query, body)
@@ -171,6 +173,14 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Declared `application/json` (FastAPI reads other types differently: its to judge)."""
+    for name, value in headers:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+    return False
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:

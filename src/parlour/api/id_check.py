@@ -17,9 +17,10 @@ from pydantic import AfterValidator
 from parlour.errors import InvalidInput
 
 ID_MAX_CHARS = 32  # the id columns' width (storage/models.py)
-ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{ID_MAX_CHARS}}}$"
+ID_CHARS = rf"[A-Za-z0-9_-]{{1,{ID_MAX_CHARS}}}"
+ID_PATTERN = f"^{ID_CHARS}$"
 # fullmatch, not `$`: Python's `$` also matches before a trailing newline.
-_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{ID_MAX_CHARS}}}")
+_ID = re.compile(ID_CHARS)
 
 
 def check_id(value: object, field: str) -> str:

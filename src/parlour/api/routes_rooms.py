@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from parlour.actions import reads as read_actions
 from parlour.actions import rooms as room_actions
+from parlour.actions.room_list import room_list_json
 from parlour.api.deps import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -53,7 +54,10 @@ async def list_rooms(
     actor: CurrentActor,
     services: ServicesDep,
     q: Annotated[str, Query(max_length=200, pattern=NO_NUL)] = "",
-) -> list[RoomOut]:
+) -> Response | list[RoomOut]:
+    if not q.strip():
+        # The same JSON the fast lane answers (api/lane_routes.py): one way to make it.
+        return Response(await room_list_json(services, actor), media_type="application/json")
     return await room_actions.list_rooms(services, actor, q)
 
 
@@ -109,5 +113,6 @@ async def mark_read(
 
 
 @router.get("/unread", response_model=UnreadOut, responses=error_responses(401, 422))
-async def unread(actor: CurrentActor, services: ServicesDep) -> UnreadOut:
-    return await read_actions.unread(services, actor)
+async def unread(actor: CurrentActor, services: ServicesDep) -> Response:
+    # The same JSON the fast lane answers (api/lane_routes.py): one way to make it.
+    return Response(await read_actions.unread_json(services, actor), media_type="application/json")

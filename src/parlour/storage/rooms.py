@@ -84,8 +84,12 @@ async def direct_room(session: AsyncSession, user_a: str, user_b: str) -> Room |
     return await session.scalar(select(Room).where(Room.direct_key == direct_key(user_a, user_b)))
 
 
+# The most rooms a room list shows (the ORM search and the hot list alike).
+ROOM_LIST_LIMIT = 500
+
+
 async def rooms_of_user(
-    session: AsyncSession, user_id: str, query: str = "", limit: int = 500
+    session: AsyncSession, user_id: str, query: str = "", limit: int = ROOM_LIST_LIMIT
 ) -> list[tuple[Room, Membership]]:
     """My rooms, most recent activity first; `query` matches the room or a member's name."""
     stmt = (
