@@ -18,6 +18,7 @@ from parlour.api import (
     query,
     routes_auth,
     routes_messages,
+    routes_reactions,
     routes_rooms,
     routes_users,
     ws,
@@ -64,6 +65,7 @@ def create_app(
         routes_users.router,
         routes_rooms.router,
         routes_messages.router,
+        routes_reactions.router,
         ws.router,
     ):
         app.include_router(router)

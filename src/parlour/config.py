@@ -23,6 +23,9 @@ class Limits(BaseSettings):
     frame_bytes: int = 64 * 1024
     page_size: int = 200
     search_results: int = 100
+    # Distinct emoji on one message, and pinned messages in one room.
+    reactions_per_message: int = 20
+    pins_per_room: int = 100
     # Login throttling: failures per window, per account and per client address.
     login_failures_per_account: int = 5
     login_failures_per_ip: int = 20

@@ -76,6 +76,12 @@ class AttachmentOut(BaseModel):
     url: str
 
 
+class ReactionOut(BaseModel):
+    emoji: str
+    count: int
+    user_ids: list[str]
+
+
 class MessageOut(BaseModel):
     id: str
     room_id: str
@@ -88,6 +94,9 @@ class MessageOut(BaseModel):
     client_id: str | None
     mentions: list[str]
     attachments: list[AttachmentOut]
+    # In order of first use; each emoji once, with everyone who reacted with it.
+    reactions: list[ReactionOut]
+    pinned: bool
 
 
 class SharedRoomOut(BaseModel):

@@ -38,6 +38,10 @@ async def scene(org: Org, orgs: OrgFactory) -> Scene:
     room = await group_admin.client.create_group("Secret plans", [member.user_id, removed.user_id])
     admin_message = await group_admin.client.send_message(room.id, "from the group admin")
     member_message = await member.client.send_message(room.id, "from a member")
+    # Something for outsiders to try to take away: a reaction, a pin, a save.
+    await member.client.react(admin_message.id, "🎉")
+    await member.client.pin(admin_message.id)
+    await member.client.save(member_message.id)
     await removed.client.send_message(room.id, "I was here")
     await group_admin.client.remove_member(room.id, removed.user_id)
     other = await orgs.create(["Other Admin", "Otto Outsider"])
@@ -69,6 +73,13 @@ ENDPOINTS: dict[str, Call] = {
     "delete_message": lambda c, s: c.delete_message(s.member_message.id),
     "message_history": lambda c, s: c.message_history(s.member_message.id),
     "search_in_room": lambda c, s: c.search_messages(room_id=s.room.id),
+    "react": lambda c, s: c.react(s.member_message.id, "👍"),
+    "unreact": lambda c, s: c.unreact(s.admin_message.id, "🎉"),
+    "pin": lambda c, s: c.pin(s.member_message.id),
+    "unpin": lambda c, s: c.unpin(s.admin_message.id),
+    "pins": lambda c, s: c.pins(s.room.id),
+    "save": lambda c, s: c.save(s.member_message.id),
+    "unsave": lambda c, s: c.unsave(s.member_message.id),
 }
 
 OUTSIDERS = ["never_member", "removed", "other_org", "org_admin"]
@@ -94,6 +105,12 @@ async def test_outsiders_get_404_never_403_and_change_nothing(scene: Scene, who:
     messages = await scene.member.client.list_messages(scene.room.id)
     assert [m.content for m in messages] == ["from the group admin", "from a member", "I was here"]
     assert not any(m.deleted or m.edited_at for m in messages)
+    assert [(m.pinned, [(r.emoji, r.user_ids) for r in m.reactions]) for m in messages] == [
+        (True, [("🎉", [scene.member.user_id])]),
+        (False, []),
+        (False, []),
+    ]
+    assert [m.id for m in await scene.member.client.saved()] == [scene.member_message.id]
 
 
 async def test_outsiders_do_not_see_the_room_in_lists_or_search(scene: Scene) -> None:
@@ -141,13 +158,19 @@ async def test_deactivated_user_gets_401_everywhere(org: Org, orgs: OrgFactory) 
         lambda: gone.client.search_messages(q="still"),
         lambda: gone.client.list_rooms(),
         lambda: gone.client.me(),
+        lambda: gone.client.react(message.id, "👍"),
+        lambda: gone.client.pin(message.id),
+        lambda: gone.client.save(message.id),
+        lambda: gone.client.saved(),
     ]
     for call in scene_calls:
         with pytest.raises(ParlourAPIError) as error:
             await call()
         assert error.value.status == 401, error.value
     listed = await org[1].client.list_messages(room.id)
-    assert [(m.content, m.deleted) for m in listed] == [("still here", False)]
+    assert [(m.content, m.deleted, m.pinned, m.reactions) for m in listed] == [
+        ("still here", False, False, [])
+    ]
     # A deactivated user cannot log back in either.
     fresh = ParlourClient(org[1].client.base_url)
     try:

@@ -26,14 +26,19 @@ from parlour.events.types import (
     MembershipNotice,
     MessageCreated,
     MessageDeleted,
+    MessagePinned,
+    MessageUnpinned,
     MessageUpdated,
     Pong,
     PresenceUpdated,
+    ReactionAdded,
+    ReactionRemoved,
     ResyncRequired,
     RoomCreated,
     RoomMemberAdded,
     RoomMemberRemoved,
     RoomUpdated,
+    SavedUpdated,
     SessionRevoked,
     Typing,
     UnreadUpdated,
@@ -68,6 +73,8 @@ MESSAGE = MessageOut(
     client_id="c-1",
     mentions=["u-bob"],
     attachments=[],
+    reactions=[],
+    pinned=False,
 )
 SHARED = SharedRoomOut(
     id="r-1",
@@ -107,6 +114,23 @@ SAMPLES: list[tuple[Frame, dict[str, Any]]] = [
         UnreadUpdated(room_id="r-1", unread_count=3, total=7),
         {"room_id": "r-1", "unread_count": 3, "total": 7},
     ),
+    (
+        ReactionAdded(room_id="r-1", message_id="m-1", emoji="👍", user_id="u-bob"),
+        {"room_id": "r-1", "message_id": "m-1", "emoji": "👍", "user_id": "u-bob"},
+    ),
+    (
+        ReactionRemoved(room_id="r-1", message_id="m-1", emoji=":shipit:", user_id="u-bob"),
+        {"room_id": "r-1", "message_id": "m-1", "emoji": ":shipit:", "user_id": "u-bob"},
+    ),
+    (
+        MessagePinned(room_id="r-1", message_id="m-1", user_id="u-ada"),
+        {"room_id": "r-1", "message_id": "m-1", "user_id": "u-ada"},
+    ),
+    (
+        MessageUnpinned(room_id="r-1", message_id="m-1", user_id="u-bob"),
+        {"room_id": "r-1", "message_id": "m-1", "user_id": "u-bob"},
+    ),
+    (SavedUpdated(message_id="m-1", saved=True), {"message_id": "m-1", "saved": True}),
     (SessionRevoked(only="s-1", keep=None), {"only": "s-1", "keep": None}),
     (UserChanged(), {}),
     (

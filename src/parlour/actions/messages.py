@@ -17,12 +17,14 @@ from parlour.domain.markdown import render_message
 from parlour.domain.mentions import find_mentions
 from parlour.errors import Forbidden, InvalidInput, NotFound
 from parlour.events import stream
-from parlour.events.types import MessageDeleted, MessageUpdated
+from parlour.events.types import MessageDeleted, MessageUnpinned, MessageUpdated
 from parlour.schemas import MessageOut, MessageVersionOut
 from parlour.services import Services
 from parlour.storage import messages as message_queries
+from parlour.storage import reactions as reaction_queries
 from parlour.storage import users as user_queries
 from parlour.storage.models import Membership, Message, MessageVersion, Room, User
+from parlour.storage.reactions import ReactionView
 from parlour.storage.writer import WriteContext
 
 CLIENT_ID_CHARS = 100  # the column's width
@@ -61,7 +63,10 @@ async def _message_view(
     attachments = (await message_queries.attachments_for(ctx.session, [message.seq])).get(
         message.seq, []
     )
-    return message_out(message, user_out(author, services.presence), attachments)
+    reactions: list[ReactionView] = []
+    if message.has_reactions:
+        reactions = (await reaction_queries.reactions_for(ctx.session, [message.seq]))[message.seq]
+    return message_out(message, user_out(author, services.presence), attachments, reactions)
 
 
 async def do_send_message(
@@ -93,7 +98,7 @@ async def do_send_message(
     return await sender_for(services).submit(request)
 
 
-async def _own_message(
+async def message_in_my_room(
     ctx: WriteContext, actor: Actor, message_id: str
 ) -> tuple[Message, Room, Membership]:
     message = await message_queries.by_id(ctx.session, message_id)
@@ -112,7 +117,7 @@ async def do_edit_message(
     check_content(services, content, allow_empty=False)
 
     async def job(ctx: WriteContext) -> MessageOut:
-        message, room, _ = await _own_message(ctx, actor, message_id)
+        message, room, _ = await message_in_my_room(ctx, actor, message_id)
         if message.author_id != actor.user_id:
             raise Forbidden("Only the author can edit a message.", code="not_author")
         if message.deleted:
@@ -149,7 +154,7 @@ async def do_delete_message(services: Services, actor: Actor, message_id: str) -
     """Author or group admin. A tombstone keeps the id and the place; the content goes."""
 
     async def job(ctx: WriteContext) -> None:
-        message, room, mine = await _own_message(ctx, actor, message_id)
+        message, room, mine = await message_in_my_room(ctx, actor, message_id)
         if message.author_id != actor.user_id and not (room.type == "group" and mine.is_admin):
             raise Forbidden(
                 "Only the author or a group admin can delete a message.", code="not_author"
@@ -167,11 +172,14 @@ async def do_delete_message(services: Services, actor: Actor, message_id: str) -
                 )
             )
         )
+        was_pinned = message.pinned_at is not None
         message.deleted = True
         message.content = ""
         message.html = ""
         message.mentions = []
         message.edited_at = ctx.clock.now()
+        message.pinned_at = message.pinned_by = None
+        await reaction_queries.clear(ctx.session, message)
         # The content goes, so its edit history goes with it, in the same transaction.
         await ctx.session.execute(
             delete(MessageVersion).where(MessageVersion.message_seq == message.seq)
@@ -184,6 +192,15 @@ async def do_delete_message(services: Services, actor: Actor, message_id: str) -
             event=MessageDeleted(message=view),
             room_id=room.id,
         )
+        if was_pinned:  # the room's pinned lists lose it
+            await stream.append(
+                ctx,
+                org_id=actor.org_id,
+                event=MessageUnpinned(
+                    room_id=room.id, message_id=message.id, user_id=actor.user_id
+                ),
+                room_id=room.id,
+            )
         await emit_unread_of_many(ctx, actor.org_id, affected, room.id)
 
     await services.writer.run(job)

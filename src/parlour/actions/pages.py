@@ -18,6 +18,7 @@ from parlour.events.presence import PresenceTracker
 from parlour.services import Services
 from parlour.storage import hot_messages
 from parlour.storage.hot import HotReader, Row
+from parlour.storage.reactions import group_reactions
 
 
 async def _check_member(hot: HotReader, actor: Actor, room_id: str) -> None:
@@ -91,6 +92,12 @@ async def message_dicts(
     made (by id), and gains those made here."""
     iso = hot.iso
     authors = {} if authors is None else authors
+    reacted = [row for row in rows if row[18] and not row[7]]
+    reactions = group_reactions(
+        await hot_messages.reactions_of(hot, [row[0] for row in reacted], {r[17] for r in reacted})
+        if reacted
+        else ()
+    )
     shown: list[dict[str, Any]] = []
     for row in rows:
         (seq, message_id, author_id, content, html, mentions, client_id, deleted) = row[:8]
@@ -112,6 +119,8 @@ async def message_dicts(
                 "client_id": client_id,
                 "mentions": [] if deleted or not mentions else orjson.loads(mentions),
                 "attachments": (await _attachments(hot, seq) if row[10] and not deleted else []),
+                "reactions": reactions.get(seq, []),
+                "pinned": bool(row[19]),
             }
         )
     return shown

@@ -15,14 +15,17 @@ from parlour.schemas import (
     MeOut,
     MessageOut,
     Preferences,
+    ReactionOut,
     RoomOut,
     SharedRoomOut,
     UserOut,
 )
 from parlour.storage import messages as message_queries
+from parlour.storage import reactions as reaction_queries
 from parlour.storage import rooms as room_queries
 from parlour.storage import users as user_queries
 from parlour.storage.models import Attachment, Membership, Room, User
+from parlour.storage.reactions import ReactionView
 
 
 class ShownUser(Protocol):
@@ -69,6 +72,10 @@ class ShownMessage(Protocol):
     def created_at(self) -> datetime: ...
     @property
     def edited_at(self) -> datetime | None: ...
+    @property
+    def has_reactions(self) -> bool: ...
+    @property
+    def pinned_at(self) -> datetime | None: ...
 
 
 def user_out(user: ShownUser, presence: PresenceTracker) -> UserOut:
@@ -103,7 +110,10 @@ def attachment_out(attachment: Attachment) -> AttachmentOut:
 
 
 def message_out(
-    message: ShownMessage, author: UserOut, attachments: Sequence[Attachment] = ()
+    message: ShownMessage,
+    author: UserOut,
+    attachments: Sequence[Attachment] = (),
+    reactions: Sequence[ReactionView] = (),
 ) -> MessageOut:
     return MessageOut(
         id=message.id,
@@ -117,6 +127,8 @@ def message_out(
         client_id=message.client_id,
         mentions=[] if message.deleted else list(message.mentions or []),
         attachments=[] if message.deleted else [attachment_out(a) for a in attachments],
+        reactions=[ReactionOut(**reaction) for reaction in reactions],
+        pinned=message.pinned_at is not None,
     )
 
 
@@ -125,8 +137,16 @@ async def messages_out(
 ) -> list[MessageOut]:
     authors = await user_queries.rows_by_ids(session, (m.author_id for m in messages))
     attachments = await message_queries.attachments_for(session, (m.seq for m in messages))
+    reactions = await reaction_queries.reactions_for(
+        session, (m.seq for m in messages if m.has_reactions)
+    )
     author_outs = {uid: user_out(user, presence) for uid, user in authors.items()}
-    return [message_out(m, author_outs[m.author_id], attachments.get(m.seq, ())) for m in messages]
+    return [
+        message_out(
+            m, author_outs[m.author_id], attachments.get(m.seq, ()), reactions.get(m.seq, ())
+        )
+        for m in messages
+    ]
 
 
 async def rooms_out(

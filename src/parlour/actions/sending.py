@@ -285,6 +285,8 @@ async def _insert(
             client_id=row["client_id"],
             mentions=row["mentions"],
             attachments=[attachment_out(a) for a in claimed[index]],
+            reactions=[],
+            pinned=False,
         )
         for index, row in zip(allowed, rows, strict=True)
     ]

@@ -36,6 +36,14 @@ class Attachment(_Model):
     url: str
 
 
+class Reaction(_Model):
+    """One emoji on a message, with everyone who reacted with it."""
+
+    emoji: str
+    count: int
+    user_ids: list[str]
+
+
 class Message(_Model):
     id: str
     room_id: str
@@ -48,6 +56,8 @@ class Message(_Model):
     client_id: str | None = None
     mentions: list[str] = []
     attachments: list[Attachment] = []
+    reactions: list[Reaction] = []
+    pinned: bool = False
 
 
 class MessageVersion(_Model):

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -374,6 +375,37 @@ class ParlourClient:
         """Move my read pointer forward to `message_id` (the server never moves it back)."""
         await self._request("POST", f"{API}/rooms/{room_id}/read", body={"message_id": message_id})
 
+    # -- reactions, pins, saved messages ------------------------------------------------------
+
+    async def react(self, message_id: str, emoji: str) -> None:
+        """React with one emoji or a `:short_name:` (idempotent)."""
+        await self._request("PUT", _reaction_path(message_id, emoji))
+
+    async def unreact(self, message_id: str, emoji: str) -> None:
+        await self._request("DELETE", _reaction_path(message_id, emoji))
+
+    async def pin(self, message_id: str) -> None:
+        await self._request("PUT", f"{API}/messages/{message_id}/pin")
+
+    async def unpin(self, message_id: str) -> None:
+        await self._request("DELETE", f"{API}/messages/{message_id}/pin")
+
+    async def pins(self, room_id: str) -> list[Message]:
+        """The room's pinned messages, newest pin first."""
+        response = await self._request("GET", f"{API}/rooms/{room_id}/pins")
+        return _messages.validate_json(response.content)
+
+    async def save(self, message_id: str) -> None:
+        await self._request("PUT", f"{API}/messages/{message_id}/save")
+
+    async def unsave(self, message_id: str) -> None:
+        await self._request("DELETE", f"{API}/messages/{message_id}/save")
+
+    async def saved(self, limit: int | None = None) -> list[Message]:
+        """My saved messages, newest save first."""
+        response = await self._request("GET", f"{API}/saved", params={"limit": limit})
+        return _messages.validate_json(response.content)
+
     # -- attachments ------------------------------------------------------------------------
 
     async def upload(
@@ -398,3 +430,8 @@ class ParlourClient:
         ) == (base.scheme, base.host, base.port)
         response = await self._request("GET", url, auth=same_origin)
         return response.content
+
+
+def _reaction_path(message_id: str, emoji: str) -> str:
+    # An emoji is UTF-8 in the path, percent-encoded; so is every `:` and `+` of a short name.
+    return f"{API}/messages/{message_id}/reactions/{quote(emoji, safe='')}"

@@ -188,6 +188,55 @@ class UnreadUpdated(DurableEvent):
     total: int
 
 
+class _ReactionEvent(DurableEvent):
+    AUDIENCE: ClassVar[str] = "every current member of the room"
+    room_id: str
+    message_id: str
+    emoji: str
+    user_id: str
+
+
+class ReactionAdded(_ReactionEvent):
+    """Someone reacted to a message with an emoji (new ones go last in the message's
+    `reactions`)."""
+
+    type: Literal["reaction.added"] = "reaction.added"
+
+
+class ReactionRemoved(_ReactionEvent):
+    """Someone took their reaction back (an emoji nobody uses any more leaves `reactions`)."""
+
+    type: Literal["reaction.removed"] = "reaction.removed"
+
+
+class _PinEvent(DurableEvent):
+    AUDIENCE: ClassVar[str] = "every current member of the room"
+    room_id: str
+    message_id: str
+    user_id: str
+
+
+class MessagePinned(_PinEvent):
+    """A member pinned a message: it heads the room's pins; `user_id` pinned it."""
+
+    type: Literal["message.pinned"] = "message.pinned"
+
+
+class MessageUnpinned(_PinEvent):
+    """A member unpinned a message (a deleted message is unpinned too)."""
+
+    type: Literal["message.unpinned"] = "message.unpinned"
+
+
+class SavedUpdated(DurableEvent):
+    """I saved or unsaved a message (on another device, too)."""
+
+    AUDIENCE: ClassVar[str] = "me (all my sockets); nobody else learns what I save"
+    type: Literal["saved.updated"] = "saved.updated"
+    message_id: str
+    saved: bool
+
+
 class SessionRevoked(DurableEvent):
     """Internal: sessions ended (logout, password change, deactivation). The hub closes the
     matching sockets with 4401: `only` that session, or all but `keep` (null: all)."""

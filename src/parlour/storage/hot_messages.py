@@ -20,7 +20,8 @@ IS_MEMBER = HotQuery(f"SELECT {_IS_MEMBER_NOW}")
 # apart). The column order is what `actions.pages.message_dicts` reads.
 MESSAGE_COLUMNS = """m.seq, m.id, m.author_id, m.content, m.html, m.mentions, m.client_id,
     m.deleted, m.created_at, m.edited_at, m.has_attachments,
-    u.email, u.full_name, u.status, u.is_admin, u.is_active, u.last_seen_at, m.room_id"""
+    u.email, u.full_name, u.status, u.is_admin, u.is_active, u.last_seen_at, m.room_id,
+    m.has_reactions, m.pinned_at IS NOT NULL"""
 
 # Assembled from this module's constants only (values are bound), hence its `nosec B608`.
 # A page: the membership check rides along, so that a member's page is one statement (one round
@@ -39,6 +40,13 @@ ATTACHMENTS_OF_MESSAGE = HotQuery(
     " WHERE message_seq = ? ORDER BY created_at"
 )
 
+# Reactions in the order they were made (storage.reactions.group_reactions): of one message, or of
+# a stretch of one room's messages (a page's, in one index range).
+_REACTION_COLUMNS = "SELECT message_seq, emoji, user_id FROM reactions"
+REACTIONS_OF_MESSAGE = HotQuery(f"{_REACTION_COLUMNS} WHERE message_seq = ? ORDER BY id")
+REACTIONS_IN_RANGE = HotQuery(
+    f"{_REACTION_COLUMNS} WHERE room_id = ? AND message_seq >= ? AND message_seq <= ? ORDER BY id"
+)
 
 # Per room, others' live messages after my read pointer (storage.messages.unread_counts).
 UNREAD_BY_ROOM = HotQuery(
@@ -79,6 +87,20 @@ async def page(
     query = PAGE_OLDEST if oldest_first else PAGE_NEWEST
     rows = await hot.fetch(query, room_id, floor, ceiling, room_id, org_id, member_id, limit)
     return rows if oldest_first else rows[::-1]
+
+
+async def reactions_of(hot: HotReader, seqs: Sequence[int], room_ids: set[str]) -> Sequence[Row]:
+    """Reaction rows of these messages: one range when they share a room (a page), else one
+    statement per message (a room list's last messages)."""
+    if len(room_ids) == 1 and len(seqs) > 1:
+        (room_id,) = room_ids
+        wanted = set(seqs)
+        rows = await hot.fetch(REACTIONS_IN_RANGE, room_id, min(seqs), max(seqs))
+        return [row for row in rows if row[0] in wanted]
+    found: list[Row] = []
+    for seq in seqs:
+        found.extend(await hot.fetch(REACTIONS_OF_MESSAGE, seq))
+    return found
 
 
 async def attachments_of(hot: HotReader, seq: int) -> Sequence[Row]:

@@ -51,6 +51,8 @@ class MessageRow:
     deleted: bool
     created_at: datetime
     edited_at: datetime | None
+    has_reactions: bool
+    pinned_at: datetime | None
 
 
 # The column order is MessageRow's field order: rows become MessageRow(*row).

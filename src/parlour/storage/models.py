@@ -186,6 +186,12 @@ class Message(Base):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Sent with attachments: pages look attachments up only for these (migration 0004).
     has_attachments: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Has (or had) reactions: pages read reactions only for these (migration 0005). Cleared when
+    # the last reaction goes.
+    has_reactions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A pin is a property of the message in its room: one row to write, nothing to join on a page.
+    pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    pinned_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (
         # History pages and unread counts; author and tombstone let unread counting stay in
@@ -194,6 +200,49 @@ class Message(Base):
         Index("ix_messages_author_seq", "author_id", "seq"),
         # Idempotent sends: one message per (sender, client_id), whatever the retries.
         UniqueConstraint("author_id", "client_id", name="ux_messages_client_id"),
+        # A room's pins, newest first.
+        Index(
+            "ix_messages_room_pinned",
+            "room_id",
+            "pinned_at",
+            sqlite_where=text("pinned_at IS NOT NULL"),
+            postgresql_where=text("pinned_at IS NOT NULL"),
+        ),
+    )
+
+
+class Reaction(Base):
+    """One person's reaction with one emoji to one message. `room_id` is the message's room,
+    kept here so that a page reads its reactions with one index range."""
+
+    __tablename__ = "reactions"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    message_seq: Mapped[int] = mapped_column(ForeignKey("messages.seq"))
+    room_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    emoji: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("message_seq", "emoji", "user_id", name="ux_reactions_once"),
+        Index("ix_reactions_room_message", "room_id", "message_seq"),
+    )
+
+
+class SavedMessage(Base):
+    """A message someone saved for later: private to them."""
+
+    __tablename__ = "saved_messages"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    message_seq: Mapped[int] = mapped_column(ForeignKey("messages.seq"))
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "message_seq", name="ux_saved_once"),
+        Index("ix_saved_user_id", "user_id", "id"),
     )
 
 
