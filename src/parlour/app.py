@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import orjson
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from parlour import __version__
@@ -28,6 +29,7 @@ from parlour.api.lane_routes import LANE_ROUTES
 from parlour.api.limits import BodyLimitMiddleware
 from parlour.clock import Clock
 from parlour.config import Settings
+from parlour.domain.emoji_names import picker_catalog
 from parlour.runtime import start_runtime, stop_runtime
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,15 @@ def create_app(
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     openapi.install(app, settings.limits)
+
+    @app.get("/emoji.json", include_in_schema=False)
+    async def emoji_catalog() -> Response:
+        # The reaction picker's list (emoji as text, searchable by name): no image CDN.
+        return Response(
+            orjson.dumps(picker_catalog()),
+            media_type="application/json",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

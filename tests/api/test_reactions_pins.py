@@ -54,6 +54,19 @@ async def test_reactions_group_by_emoji_in_order_of_first_use(org: Org) -> None:
         (":shipit:", [ada.user_id]),
         ("❤️", [ada.user_id]),
     ]
+    # A chip keeps its place when its first reactor leaves: 👍 (first used by bea) stays first.
+    await ada.client.react(sent.id, "🎉")
+    await bea.client.react(sent.id, "👍")
+    await bea.client.unreact(sent.id, "👍")
+    await cal.client.unreact(sent.id, "👍")  # the last one: the chip goes ...
+    await cal.client.react(sent.id, "👍")  # ... and comes back last
+    await ada.client.unreact(sent.id, "🎉")
+    seen = await _message(bea.client, room.id, sent.id)
+    assert [(r.emoji, r.user_ids) for r in seen.reactions] == [
+        (":shipit:", [ada.user_id]),
+        ("❤️", [ada.user_id]),
+        ("👍", [cal.user_id]),
+    ]
     # The same reactions through every read: the room list's last message, search, pins.
     (listed,) = [r for r in await bea.client.list_rooms() if r.id == room.id]
     assert listed.last_message is not None

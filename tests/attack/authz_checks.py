@@ -103,7 +103,10 @@ class ViewChecks:
         got: list[tuple[Any, ...]] = []
         for event in user.pending:
             kind = event.type
-            if kind.startswith("message."):
+            if kind in ("message.pinned", "message.unpinned"):
+                assert event["room_id"] in allowed, (user.name, event.data)
+                got.append((kind, event["message_id"]))
+            elif kind.startswith("message."):
                 message = event["message"]
                 assert message["room_id"] in allowed, (user.name, event.data)
                 got.append((kind, message["id"], message["content"], message["deleted"]))
@@ -111,6 +114,11 @@ class ViewChecks:
                 room = event["room"]
                 assert room["id"] in allowed, (user.name, event.data)
                 got.append((kind, room["id"], frozenset(u["id"] for u in room["members"])))
+            elif kind.startswith("reaction."):
+                assert event["room_id"] in allowed, (user.name, event.data)
+                got.append((kind, event["message_id"], event["emoji"], event["user_id"]))
+            elif kind == "saved.updated":
+                got.append((kind, event["message_id"], event["saved"]))
             elif kind == "unread.updated":
                 assert event["room_id"] in allowed, (user.name, event.data)
                 got.append((kind, event["room_id"], event["unread_count"], event["total"]))
@@ -200,6 +208,10 @@ class ViewChecks:
             key=lambda m: -m.seq,
         )
         assert [m["id"] for m in found] == [m.mid for m in want], (user.name, found, want)
+        status, saved = await self._req(user, "GET", f"{API}/saved", params={"limit": 200})
+        assert status == 200
+        still_mine = [mid for mid in user.saved if self.msgs[mid].rid in mine]
+        assert [m["id"] for m in saved] == still_mine[::-1], (user.name, saved, user.saved)
 
     async def check_filters(self, user: MUser, mine: set[str]) -> None:
         status, filtered = await self._req(user, "GET", f"{API}/rooms", params={"q": "Dunn"})
@@ -249,6 +261,7 @@ class ViewChecks:
                 (f"{API}/rooms/{room.rid}/messages", None),
                 (f"{API}/rooms/{room.rid}", None),
                 (f"{API}/messages", {"room_id": room.rid}),
+                (f"{API}/rooms/{room.rid}/pins", None),
             ]
             path, params = probes[(self.tick + stable_hash(room.rid, user.uid)) % len(probes)]
             status, data = await self._req(user, "GET", path, params=params)
@@ -261,11 +274,31 @@ class ViewChecks:
         assert status == expect, (user.name, room, status, data)
         want = sorted((m for m in self.msgs.values() if m.rid == room.rid), key=lambda m: m.seq)
         got = [
-            (m["id"], m["content"], m["deleted"], [a["id"] for a in m["attachments"]]) for m in data
+            (
+                m["id"],
+                m["content"],
+                m["deleted"],
+                [a["id"] for a in m["attachments"]],
+                [(r["emoji"], r["user_ids"]) for r in m["reactions"]],
+                m["pinned"],
+            )
+            for m in data
         ]
         assert got == [
-            (m.mid, m.content, m.deleted, [] if m.deleted else m.attachments) for m in want
+            (
+                m.mid,
+                m.content,
+                m.deleted,
+                [] if m.deleted else m.attachments,
+                list(m.reactions.items()),
+                m.pinned,
+            )
+            for m in want
         ], (user.name, got, want)
+        if self.tick % 2:
+            status, pins = await self._req(user, "GET", f"{API}/rooms/{room.rid}/pins")
+            assert status == 200
+            assert {m["id"] for m in pins} == {m.mid for m in want if m.pinned}, (user.name, pins)
 
     async def check_download(self, user: MUser, att: MAtt) -> None:
         if not user.active:

@@ -36,6 +36,11 @@ DURABLE = frozenset(
         "room.member_added",
         "room.member_removed",
         "unread.updated",
+        "reaction.added",
+        "reaction.removed",
+        "message.pinned",
+        "message.unpinned",
+        "saved.updated",
     }
 )
 ROOM_SCOPED = frozenset({"typing"})
@@ -88,6 +93,7 @@ class MUser:
     stream: EventStream | None = None
     pending: list[Event] = field(default_factory=list)
     expected: list[tuple[Any, ...]] = field(default_factory=list)
+    saved: list[str] = field(default_factory=list)  # message ids, oldest save first
 
 
 @dataclass
@@ -112,6 +118,8 @@ class MMsg:
     deleted: bool = False
     attachments: list[str] = field(default_factory=list)
     client_id: str | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji → reactors, chip order
+    pinned: bool = False
 
     @property
     def content(self) -> str:

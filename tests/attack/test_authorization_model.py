@@ -42,6 +42,7 @@ from hypothesis.stateful import (
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parlour.client import ConnectionLost, Event, ParlourClient, SessionRevoked
+from tests.attack.authz_boosts import BoostRules
 from tests.attack.authz_checks import ViewChecks
 from tests.attack.authz_world import (
     API,
@@ -69,7 +70,7 @@ STEPS = int(os.environ.get("PARLOUR_MODEL_STEPS", "20"))
 REPORT = os.environ.get("PARLOUR_MODEL_REPORT")
 
 
-class AuthzMachine(ViewChecks, RuleBasedStateMachine):
+class AuthzMachine(ViewChecks, BoostRules, RuleBasedStateMachine):
     env: Env  # set by the test before the run
 
     def __init__(self) -> None:
@@ -853,8 +854,12 @@ class AuthzMachine(ViewChecks, RuleBasedStateMachine):
                 uid for uid in room.members if room.read[uid] < msg.seq and uid != msg.author
             ]
             msg.deleted = True
+            msg.reactions.clear()
             self.touch_room(msg.rid)
             self.expect_message_event("message.deleted", msg)
+            if msg.pinned:
+                msg.pinned = False
+                self.expect_to_members(room, ("message.unpinned", msg.mid))
             for uid in affected:
                 self.expect_unread_event(self.users[uid], room)
 

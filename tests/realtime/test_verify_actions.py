@@ -23,14 +23,19 @@ from parlour.events.types import (
     Hello,
     MessageCreated,
     MessageDeleted,
+    MessagePinned,
+    MessageUnpinned,
     MessageUpdated,
     Pong,
     PresenceUpdated,
+    ReactionAdded,
+    ReactionRemoved,
     RoomCreated,
     RoomMemberAdded,
     RoomMemberRemoved,
     RoomUpdated,
     RoomView,
+    SavedUpdated,
     Typing,
     UnreadUpdated,
     parse_frame,
@@ -52,13 +57,20 @@ class ClientState:
     def __init__(self, me: str) -> None:
         self.me = me
         self.rooms: dict[str, dict[str, Any]] = {}
+        self.saved: set[str] = set()
 
     @classmethod
     async def fetch(cls, client: ParlourClient, me: str) -> ClientState:
         state = cls(me)
         for room in await client.list_rooms():
             state.rooms[room.id] = room.model_dump(mode="json")
+        state.saved = {message.id for message in await client.saved(limit=200)}
         return state
+
+    def last_message(self, room_id: str, message_id: str) -> dict[str, Any] | None:
+        """The room's last message, the only message this state keeps, if it is that one."""
+        last: dict[str, Any] | None = self.rooms[room_id]["last_message"]
+        return last if last is not None and last["id"] == message_id else None
 
     def apply(self, frame: Frame) -> None:
         match frame:
@@ -80,6 +92,33 @@ class ClientState:
                     state["last_message"] = message.model_dump(mode="json")
             case UnreadUpdated(room_id=room_id, unread_count=count):
                 self.rooms[room_id]["unread_count"] = count
+            case ReactionAdded(room_id=room_id, message_id=message_id, emoji=emoji, user_id=who):
+                if (last := self.last_message(room_id, message_id)) is not None:
+                    chips = last["reactions"]
+                    chip = next((c for c in chips if c["emoji"] == emoji), None)
+                    if chip is None:
+                        chips.append({"emoji": emoji, "count": 1, "user_ids": [who]})
+                    elif who not in chip["user_ids"]:
+                        chip["user_ids"].append(who)
+                        chip["count"] += 1
+            case ReactionRemoved(room_id=room_id, message_id=message_id, emoji=emoji, user_id=who):
+                if (last := self.last_message(room_id, message_id)) is not None:
+                    for chip in last["reactions"]:
+                        if chip["emoji"] == emoji and who in chip["user_ids"]:
+                            chip["user_ids"].remove(who)
+                            chip["count"] -= 1
+                    last["reactions"] = [c for c in last["reactions"] if c["count"]]
+            case MessagePinned(room_id=room_id, message_id=message_id):
+                if (last := self.last_message(room_id, message_id)) is not None:
+                    last["pinned"] = True
+            case MessageUnpinned(room_id=room_id, message_id=message_id):
+                if (last := self.last_message(room_id, message_id)) is not None:
+                    last["pinned"] = False
+            case SavedUpdated(message_id=message_id, saved=saved):
+                if saved:
+                    self.saved.add(message_id)
+                else:
+                    self.saved.discard(message_id)
 
     def upsert_room(self, room: RoomView) -> None:
         """A group's room events carry the shared view, without per-member fields: keep mine
@@ -109,6 +148,7 @@ class ClientState:
         for room in rooms.values():
             room.pop("last_read_message_id", None)
         result: dict[str, Any] = strip(rooms)
+        result["saved"] = sorted(self.saved)
         return result
 
 
@@ -139,7 +179,12 @@ async def verify_action(
     assert expected_types <= seen
     fresh = await ClientState.fetch(client, org[viewer].user_id)
     fresh.rooms.pop(marker_room.id, None)
-    assert state.comparable() == fresh.comparable()
+    import pprint
+
+    a, b = state.comparable(), fresh.comparable()
+    if a != b:
+        pprint.pprint([(k, a[k], b.get(k)) for k in a if a[k] != b.get(k)], width=200)
+    assert a == b
 
 
 async def test_create_group(org: Org) -> None:
@@ -175,6 +220,27 @@ async def test_send_edit_delete_read(org: Org) -> None:
     )
     await verify_action(
         org, 1, lambda: org[1].client.mark_read(room.id, sent.id), {"unread.updated"}
+    )
+
+
+async def test_react_pin_save(org: Org) -> None:
+    room = await org[0].client.create_group("Boosts", [org[1].user_id, org[2].user_id])
+    last = await org[0].client.send_message(room.id, "react, pin and save me")
+    await verify_action(org, 1, lambda: org[2].client.react(last.id, "🎉"), {"reaction.added"})
+    await verify_action(org, 1, lambda: org[1].client.react(last.id, ":+1:"), {"reaction.added"})
+    await verify_action(org, 1, lambda: org[0].client.react(last.id, "🎉"), {"reaction.added"})
+    await verify_action(org, 1, lambda: org[2].client.unreact(last.id, "🎉"), {"reaction.removed"})
+    await verify_action(org, 1, lambda: org[0].client.pin(last.id), {"message.pinned"})
+    await verify_action(org, 1, lambda: org[2].client.unpin(last.id), {"message.unpinned"})
+    await verify_action(org, 1, lambda: org[1].client.save(last.id), {"saved.updated"})
+    await verify_action(org, 1, lambda: org[1].client.unsave(last.id), {"saved.updated"})
+    # Deleting a pinned, reacted message: the tombstone without either, and the unpin.
+    await org[0].client.pin(last.id)
+    await verify_action(
+        org,
+        1,
+        lambda: org[0].client.delete_message(last.id),
+        {"message.deleted", "message.unpinned"},
     )
 
 

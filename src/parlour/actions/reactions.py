@@ -42,14 +42,14 @@ async def do_react(services: Services, actor: Actor, message_id: str, raw_emoji:
         session = ctx.session
         if await reaction_queries.has_reaction(session, message.seq, emoji, actor.user_id):
             return
-        in_use = await reaction_queries.distinct_emoji(session, message.seq)
+        in_use = await reaction_queries.chips(session, message.seq)
         if emoji not in in_use and len(in_use) >= limit:
             raise InvalidInput(
                 f"A message has at most {limit} different reactions.",
                 code="too_many_reactions",
                 details={"limit": limit},
             )
-        await reaction_queries.add(session, message, emoji, actor.user_id, ctx.clock.now())
+        await reaction_queries.add(session, message, emoji, actor.user_id, ctx.clock.now(), in_use)
         event = ReactionAdded(
             room_id=room.id, message_id=message.id, emoji=emoji, user_id=actor.user_id
         )

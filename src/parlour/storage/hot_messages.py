@@ -40,12 +40,16 @@ ATTACHMENTS_OF_MESSAGE = HotQuery(
     " WHERE message_seq = ? ORDER BY created_at"
 )
 
-# Reactions in the order they were made (storage.reactions.group_reactions): of one message, or of
-# a stretch of one room's messages (a page's, in one index range).
+# Reactions by chip, then in the order they were made (storage.reactions.group_reactions): of one
+# message, or of a stretch of one room's messages (a page's, in one index range). Assembled from
+# this module's constants only, hence the `nosec B608`.
 _REACTION_COLUMNS = "SELECT message_seq, emoji, user_id FROM reactions"
-REACTIONS_OF_MESSAGE = HotQuery(f"{_REACTION_COLUMNS} WHERE message_seq = ? ORDER BY id")
+REACTIONS_OF_MESSAGE = HotQuery(
+    f"{_REACTION_COLUMNS} WHERE message_seq = ? ORDER BY chip, id"  # nosec B608
+)
 REACTIONS_IN_RANGE = HotQuery(
-    f"{_REACTION_COLUMNS} WHERE room_id = ? AND message_seq >= ? AND message_seq <= ? ORDER BY id"
+    f"""{_REACTION_COLUMNS} WHERE room_id = ? AND message_seq >= ? AND message_seq <= ?
+    ORDER BY message_seq, chip, id"""  # nosec B608
 )
 
 # Per room, others' live messages after my read pointer (storage.messages.unread_counts).

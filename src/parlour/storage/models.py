@@ -222,6 +222,9 @@ class Reaction(Base):
     room_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     emoji: Mapped[str] = mapped_column(String(64))
+    # The emoji's place among the message's reactions (1, 2, ...): set by its first use and kept
+    # while anyone still reacts with it, so chips do not move when their first reactor leaves.
+    chip: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (

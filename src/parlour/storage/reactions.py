@@ -16,8 +16,8 @@ ReactionView = dict[str, Any]
 
 
 def group_reactions(rows: Iterable[Sequence[Any]]) -> dict[int, list[ReactionView]]:
-    """(message_seq, emoji, user_id) rows in the order they were made → each message's
-    `reactions` as the contract shows them: each emoji once, in order of first use."""
+    """(message_seq, emoji, user_id) rows ordered by chip, then by when they were made → each
+    message's `reactions` as the contract shows them: each emoji once, in order of first use."""
     grouped: dict[int, dict[str, list[str]]] = {}
     for seq, emoji, user_id in rows:
         grouped.setdefault(seq, {}).setdefault(emoji, []).append(user_id)
@@ -39,7 +39,7 @@ async def reactions_for(
     rows = await session.execute(
         select(Reaction.message_seq, Reaction.emoji, Reaction.user_id)
         .where(Reaction.message_seq.in_(wanted))
-        .order_by(Reaction.id)
+        .order_by(Reaction.message_seq, Reaction.chip, Reaction.id)
     )
     return group_reactions(rows.tuples())
 
@@ -53,23 +53,31 @@ async def has_reaction(session: AsyncSession, seq: int, emoji: str, user_id: str
     return found is not None
 
 
-async def distinct_emoji(session: AsyncSession, seq: int) -> set[str]:
-    """The message's emoji in use (at most the limit's worth: the limit keeps this small)."""
-    rows = await session.scalars(
-        select(Reaction.emoji).where(Reaction.message_seq == seq).distinct()
+async def chips(session: AsyncSession, seq: int) -> dict[str, int]:
+    """The message's emoji in use and their places (at most the limit's worth of emoji)."""
+    rows = await session.execute(
+        select(Reaction.emoji, Reaction.chip).where(Reaction.message_seq == seq).distinct()
     )
-    return set(rows)
+    return dict(rows.tuples().all())
 
 
 async def add(
-    session: AsyncSession, message: Message, emoji: str, user_id: str, now: datetime
+    session: AsyncSession,
+    message: Message,
+    emoji: str,
+    user_id: str,
+    now: datetime,
+    in_use: dict[str, int],
 ) -> None:
+    """`in_use` is `chips(...)`: a new emoji goes after every chip; a known one joins its chip."""
+    chip = in_use.get(emoji, max(in_use.values(), default=0) + 1)
     session.add(
         Reaction(
             message_seq=message.seq,
             room_id=message.room_id,
             user_id=user_id,
             emoji=emoji,
+            chip=chip,
             created_at=now,
         )
     )

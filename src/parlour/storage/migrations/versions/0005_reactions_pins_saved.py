@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("room_id", sa.String(length=32), nullable=False),
         sa.Column("user_id", sa.String(length=32), nullable=False),
         sa.Column("emoji", sa.String(length=64), nullable=False),
+        sa.Column("chip", sa.Integer(), nullable=False),
         sa.Column("created_at", _AT, nullable=False),
         sa.ForeignKeyConstraint(["message_seq"], ["messages.seq"]),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
