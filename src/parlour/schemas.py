@@ -7,6 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["online", "away", "busy", "offline"]
+RoomType = Literal["direct", "group", "channel"]
+NotifyLevel = Literal["all", "mentions", "none"]
+TOPIC_CHARS = 250
 
 # What `str.strip()` (which the actions use) removes, spelled out: `\s` means different things to
 # different regex engines (ECMA-262, Python, Rust), and the OpenAPI document must mean one thing.
@@ -104,8 +107,10 @@ class SharedRoomOut(BaseModel):
     for the whole group, so without the per-member fields RoomOut adds)."""
 
     id: str
-    type: Literal["direct", "group"]
+    type: RoomType
     name: str
+    # Channels' topic; null for direct and group rooms.
+    topic: str | None
     members: list[UserOut]
     admins: list[str]
     created_at: str
@@ -116,6 +121,9 @@ class RoomOut(SharedRoomOut):
     # No docstring on purpose: the OpenAPI document keeps describing Room as before.
     unread_count: int
     last_read_message_id: str | None
+    notify: NotifyLevel
+    # My unread messages that mention me.
+    mention_count: int
 
 
 class MessageVersionOut(BaseModel):
@@ -125,8 +133,20 @@ class MessageVersionOut(BaseModel):
 
 
 class UnreadOut(BaseModel):
+    # Rooms at notification level "none" are counted in `rooms` but left out of `total`.
     total: int
     rooms: dict[str, int]
+    mentions: dict[str, int]
+
+
+class ChannelOut(BaseModel):
+    """A channel of my organization, joined or not (`GET /channels`)."""
+
+    id: str
+    name: str
+    topic: str | None
+    member_count: int
+    joined: bool
 
 
 class ChatProfileOut(BaseModel):
@@ -209,11 +229,25 @@ class GroupRoomIn(Strict):
     member_ids: list[Id] | None = None
 
 
-CreateRoomIn = Annotated[DirectRoomIn | GroupRoomIn, Field(discriminator="type")]
+class ChannelRoomIn(Strict):
+    type: Literal["channel"]
+    name: Name
+    topic: Annotated[str, Field(max_length=TOPIC_CHARS, pattern=NO_NUL)] | None = None
+    member_ids: list[Id] | None = None
+
+
+CreateRoomIn = Annotated[DirectRoomIn | GroupRoomIn | ChannelRoomIn, Field(discriminator="type")]
 
 
 class RenameRoomIn(Strict):
-    name: Name
+    """A new name (group and channel admins) and/or topic (channels: any member)."""
+
+    name: Name | None = None
+    topic: Annotated[str, Field(max_length=TOPIC_CHARS, pattern=NO_NUL)] | None = None
+
+
+class RoomSettingsIn(Strict):
+    notify: NotifyLevel
 
 
 class AddMembersIn(Strict):

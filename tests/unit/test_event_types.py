@@ -29,6 +29,7 @@ from parlour.events.types import (
     MessagePinned,
     MessageUnpinned,
     MessageUpdated,
+    NotifyUpdated,
     Pong,
     PresenceUpdated,
     ReactionAdded,
@@ -80,6 +81,7 @@ SHARED = SharedRoomOut(
     id="r-1",
     type="group",
     name="Team",
+    topic=None,
     members=[ADA, BOB],
     admins=["u-ada"],
     created_at="2024-05-01T11:00:00.000Z",
@@ -89,10 +91,15 @@ DIRECT = RoomOut(
     **{**dict(SHARED), "type": "direct", "name": "Bob"},
     unread_count=2,
     last_read_message_id=None,
+    notify="all",
+    mention_count=1,
 )
 # How a group's view was made before it had a model: the room minus the per-member fields.
-OLD_SHARED = RoomOut(**dict(SHARED), unread_count=0, last_read_message_id=None).model_dump(
-    mode="json", exclude={"unread_count", "last_read_message_id"}
+OLD_SHARED = RoomOut(
+    **dict(SHARED), unread_count=0, last_read_message_id=None, notify="all", mention_count=0
+).model_dump(
+    mode="json",
+    exclude={"unread_count", "last_read_message_id", "notify", "mention_count"},
 )
 
 # One of each frame, in the old hand-built JSON shapes the contract (and the SDK, the UI) know.
@@ -111,8 +118,8 @@ SAMPLES: list[tuple[Frame, dict[str, Any]]] = [
         {"room": OLD_SHARED, "user_id": "u-bob"},
     ),
     (
-        UnreadUpdated(room_id="r-1", unread_count=3, total=7),
-        {"room_id": "r-1", "unread_count": 3, "total": 7},
+        UnreadUpdated(room_id="r-1", unread_count=3, total=7, mention_count=1),
+        {"room_id": "r-1", "unread_count": 3, "total": 7, "mention_count": 1},
     ),
     (
         ReactionAdded(room_id="r-1", message_id="m-1", emoji="👍", user_id="u-bob"),
@@ -131,6 +138,7 @@ SAMPLES: list[tuple[Frame, dict[str, Any]]] = [
         {"room_id": "r-1", "message_id": "m-1", "user_id": "u-bob"},
     ),
     (SavedUpdated(message_id="m-1", saved=True), {"message_id": "m-1", "saved": True}),
+    (NotifyUpdated(room_id="r-1", notify="none"), {"room_id": "r-1", "notify": "none"}),
     (SessionRevoked(only="s-1", keep=None), {"only": "s-1", "keep": None}),
     (UserChanged(), {}),
     (
@@ -247,7 +255,15 @@ def test_wrong_shapes_are_refused(raw: dict[str, Any]) -> None:
 
 def test_a_durable_event_without_its_cursor_is_refused() -> None:
     with pytest.raises(ValueError, match="without a cursor"):
-        parse_frame({"type": "unread.updated", "room_id": "r", "unread_count": 0, "total": 0})
+        parse_frame(
+            {
+                "type": "unread.updated",
+                "room_id": "r",
+                "unread_count": 0,
+                "total": 0,
+                "mention_count": 0,
+            }
+        )
 
 
 def test_a_payload_is_encoded_once_however_often_it_is_appended() -> None:

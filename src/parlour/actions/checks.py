@@ -8,6 +8,7 @@ from parlour.actions.context import Actor
 from parlour.config import Limits
 from parlour.domain.visible import has_visible
 from parlour.errors import Forbidden, InvalidInput, NotFound
+from parlour.schemas import TOPIC_CHARS
 from parlour.storage import rooms as room_queries
 from parlour.storage.models import Membership, Room
 
@@ -27,10 +28,29 @@ async def check_room_access(
 
 
 def check_group_admin(room: Room, membership: Membership) -> None:
-    if room.type != "group":
+    """Group and channel admins may rename, add and remove; nobody changes a direct room."""
+    if room.type == "direct":
         raise Forbidden("Direct rooms cannot be changed.", code="not_a_group")
     if not membership.is_admin:
-        raise Forbidden("Only a group admin can do this.", code="not_room_admin")
+        raise Forbidden("Only a room admin can do this.", code="not_room_admin")
+
+
+def check_topic(topic: str) -> str | None:
+    """A channel's topic, trimmed (empty: no topic); NUL and length are refused."""
+    cleaned = topic.strip()
+    if "\x00" in cleaned:
+        raise InvalidInput(
+            "The topic cannot contain NUL characters.",
+            code="invalid_characters",
+            details={"field": "topic"},
+        )
+    if len(cleaned) > TOPIC_CHARS:
+        raise InvalidInput(
+            f"A topic is at most {TOPIC_CHARS} characters.",
+            code="topic_too_long",
+            details={"field": "topic", "limit": TOPIC_CHARS},
+        )
+    return cleaned or None
 
 
 def check_name(name: str | None, limits: Limits, *, field: str = "name") -> str:

@@ -155,9 +155,9 @@ async def do_delete_message(services: Services, actor: Actor, message_id: str) -
 
     async def job(ctx: WriteContext) -> None:
         message, room, mine = await message_in_my_room(ctx, actor, message_id)
-        if message.author_id != actor.user_id and not (room.type == "group" and mine.is_admin):
+        if message.author_id != actor.user_id and not (room.type != "direct" and mine.is_admin):
             raise Forbidden(
-                "Only the author or a group admin can delete a message.", code="not_author"
+                "Only the author or a room admin can delete a message.", code="not_author"
             )
         if message.deleted:
             return

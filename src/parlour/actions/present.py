@@ -9,6 +9,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.clock import iso
+from parlour.domain import notify
 from parlour.events.presence import PresenceTracker
 from parlour.schemas import (
     AttachmentOut,
@@ -24,8 +25,11 @@ from parlour.storage import messages as message_queries
 from parlour.storage import reactions as reaction_queries
 from parlour.storage import rooms as room_queries
 from parlour.storage import users as user_queries
+from parlour.storage.messages import Unread
 from parlour.storage.models import Attachment, Membership, Room, User
 from parlour.storage.reactions import ReactionView
+
+NOTHING_UNREAD = Unread(0, 0)
 
 
 class ShownUser(Protocol):
@@ -184,17 +188,21 @@ async def rooms_out(
             other = next((m.user_id for m in members if m.user_id != viewer_id), None)
             name = users[other].full_name if other in users else name
         read = read_messages.get(mine.last_read_seq)
+        counts = unread.get(room.id, NOTHING_UNREAD)
         result.append(
             RoomOut(
                 id=room.id,
                 type=room.type,
                 name=name,
+                topic=room.topic,
                 members=[user_outs[m.user_id] for m in members if m.user_id in user_outs],
                 admins=[m.user_id for m in members if m.is_admin],
                 created_at=iso(room.created_at) or "",
                 last_message=last_outs.get(room.last_message_seq or 0),
-                unread_count=unread.get(room.id, 0),
+                unread_count=counts.messages,
                 last_read_message_id=read.id if read else None,
+                notify=notify.effective(room.type, mine.notify),
+                mention_count=counts.mentions,
             )
         )
     return result
@@ -212,6 +220,7 @@ async def _room_core(
         id=room.id,
         type=room.type,
         name=room.name,
+        topic=room.topic,
         members=[user_out(users[m.user_id], presence) for m in memberships],
         admins=[m.user_id for m in memberships if m.is_admin],
         created_at=iso(room.created_at) or "",
@@ -256,10 +265,13 @@ async def room_views_for(
             if other in users:
                 name = users[other].full_name
         read = read_messages.get(mine.last_read_seq) if mine else None
+        counts = unread.get(user_id, NOTHING_UNREAD)
         # Shallow: the members and the last message are shared, already validated, models.
         views[user_id] = RoomOut(
             **{**dict(core), "name": name},
-            unread_count=unread.get(user_id, 0),
+            unread_count=counts.messages,
             last_read_message_id=read.id if read else None,
+            notify=notify.effective(room.type, mine.notify if mine else None),
+            mention_count=counts.mentions,
         )
     return views

@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import orjson
 
 from parlour.actions.checks import check_room_access
 from parlour.actions.context import Actor
+from parlour.actions.present import NOTHING_UNREAD
 from parlour.errors import NotFound
 from parlour.events import stream
 from parlour.events.types import UnreadUpdated
 from parlour.services import Services
 from parlour.storage import hot_messages
 from parlour.storage import messages as message_queries
+from parlour.storage.messages import Unread
 from parlour.storage.writer import WriteContext
 
 
 async def emit_unread(ctx: WriteContext, org_id: str, user_id: str, room_id: str) -> None:
     """Tell `user_id` their counts for `room_id` and in total. Inside the change's transaction."""
     counts = await message_queries.unread_counts(ctx.session, user_id)
-    await stream.append(
-        ctx,
-        org_id=org_id,
-        event=UnreadUpdated(
-            room_id=room_id, unread_count=counts.get(room_id, 0), total=sum(counts.values())
-        ),
-        user_id=user_id,
+    await stream.append(ctx, org_id=org_id, event=_unread_event(room_id, counts), user_id=user_id)
+
+
+def _unread_event(room_id: str, counts: Mapping[str, Unread]) -> UnreadUpdated:
+    room = counts.get(room_id, NOTHING_UNREAD)
+    return UnreadUpdated(
+        room_id=room_id,
+        unread_count=room.messages,
+        total=message_queries.total_of(counts),
+        mention_count=room.mentions,
     )
 
 
@@ -44,11 +49,7 @@ async def emit_unread_of_many(
         [
             stream.NewEvent(
                 org_id=org_id,
-                event=UnreadUpdated(
-                    room_id=room_id,
-                    unread_count=counts.get(user_id, {}).get(room_id, 0),
-                    total=sum(counts.get(user_id, {}).values()),
-                ),
+                event=_unread_event(room_id, counts.get(user_id, {})),
                 user_id=user_id,
             )
             for user_id in user_ids
@@ -75,5 +76,11 @@ async def do_mark_read(services: Services, actor: Actor, room_id: str, message_i
 
 async def unread_json(services: Services, actor: Actor) -> bytes:
     """`GET /unread`: the JSON of UnreadOut, from a hot read (storage/hot_messages.py)."""
-    rooms = await hot_messages.unread_by_room(services.db.hot, actor.user_id)
-    return orjson.dumps({"total": sum(rooms.values()), "rooms": rooms})
+    counts = await hot_messages.unread_by_room(services.db.hot, actor.user_id)
+    return orjson.dumps(
+        {
+            "total": message_queries.total_of(counts),
+            "rooms": {room_id: unread.messages for room_id, unread in counts.items()},
+            "mentions": {room_id: unread.mentions for room_id, unread in counts.items()},
+        }
+    )

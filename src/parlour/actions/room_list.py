@@ -13,6 +13,7 @@ import orjson
 
 from parlour.actions.context import Actor
 from parlour.actions.pages import message_dicts, user_dict
+from parlour.domain import notify
 from parlour.services import Services
 from parlour.storage import hot_rooms
 from parlour.storage.rooms import ROOM_LIST_LIMIT
@@ -40,7 +41,7 @@ async def room_list_json(services: Services, actor: Actor) -> bytes:
         for message in await message_dicts(hot, last_rows, presence, authors=users)
     }
     shown = []
-    for room_id, room_type, name, created_at, read_message_id, unread in rooms:
+    for room_id, room_type, name, created_at, read_id, unread, topic, level, mentions in rooms:
         if room_type == "direct":
             other = next((m for m in members[room_id] if m["id"] != actor.user_id), None)
             name = other["full_name"] if other is not None else name
@@ -49,12 +50,15 @@ async def room_list_json(services: Services, actor: Actor) -> bytes:
                 "id": room_id,
                 "type": room_type,
                 "name": name,
+                "topic": topic,
                 "members": members[room_id],
                 "admins": admins[room_id],
                 "created_at": hot.iso(created_at),
                 "last_message": last.get(room_id),
                 "unread_count": int(unread),
-                "last_read_message_id": read_message_id,
+                "last_read_message_id": read_id,
+                "notify": notify.effective(room_type, level),
+                "mention_count": int(mentions),
             }
         )
     return orjson.dumps(shown)

@@ -1,4 +1,5 @@
 """Rooms: create direct and group rooms, rename, add and remove members, list and fetch.
+(Channels, the rooms anyone of the organization may join, are in actions/channels.py.)
 
 History policy: a room's whole history is visible to its current members (a new member of a
 group sees what was said before they joined, as in most team chats). A removed member loses the
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from parlour.actions.checks import check_group_admin, check_name, check_room_access
+from parlour.actions.checks import check_group_admin, check_name, check_room_access, check_topic
 from parlour.actions.context import Actor
-from parlour.actions.present import room_views_for, rooms_out, shared_room_view
+from parlour.actions.present import NOTHING_UNREAD, room_views_for, rooms_out, shared_room_view
+from parlour.domain import notify
 from parlour.errors import Conflict, InvalidInput, NotFound
 from parlour.events import stream
 from parlour.events.types import (
@@ -36,7 +38,7 @@ from parlour.storage.models import Membership, Message, Room
 from parlour.storage.writer import WriteContext
 
 
-async def _active_members(ctx: WriteContext, actor: Actor, user_ids: Sequence[str]) -> list[str]:
+async def active_members(ctx: WriteContext, actor: Actor, user_ids: Sequence[str]) -> list[str]:
     """The given users, all active in my organization; anyone else is "not found"."""
     wanted = list(dict.fromkeys(user_ids))
     found = await user_queries.many_in_org(ctx.session, actor.org_id, wanted)
@@ -78,7 +80,7 @@ async def emit_room_event(
     room-wide event reaches every current member, so `recipients` must be exactly them. A
     direct room is named after the other person, so each of its two members gets their own.
     """
-    if room.type == "group":
+    if room.type != "direct":
         view = await shared_room_view(ctx.session, room, services.presence)
         event_id = await stream.append(
             ctx, org_id=actor.org_id, event=event_for(view), room_id=room.id
@@ -106,6 +108,7 @@ async def room_for_actor(
         if room.last_message_seq
         else {}
     )
+    counts = unread.get(room.id, NOTHING_UNREAD)
     read = (
         (await message_queries.by_seqs(ctx.session, [mine.last_read_seq])).get(mine.last_read_seq)
         if mine.last_read_seq
@@ -113,8 +116,10 @@ async def room_for_actor(
     )
     return RoomOut(
         **dict(announced.shared),
-        unread_count=unread.get(room.id, 0),
+        unread_count=counts.messages,
         last_read_message_id=read.id if read else None,
+        notify=notify.effective(room.type, mine.notify),
+        mention_count=counts.mentions,
     )
 
 
@@ -135,7 +140,7 @@ async def do_open_direct(
     async def job(ctx: WriteContext) -> tuple[str, RoomOut | None]:
         if other_user_id == actor.user_id:
             raise InvalidInput("A direct chat needs another person.", code="direct_with_self")
-        await _active_members(ctx, actor, [other_user_id])
+        await active_members(ctx, actor, [other_user_id])
         existing = await room_queries.direct_room(ctx.session, actor.user_id, other_user_id)
         if existing is not None:
             return existing.id, None
@@ -159,7 +164,7 @@ async def do_open_direct(
             if winner is None:
                 raise
             return winner.id, None
-        announced, added = await _add_memberships(
+        announced, added = await add_memberships(
             services, ctx, actor, room, [actor.user_id, other_user_id], set()
         )
         return room.id, await room_for_actor(ctx, actor, room, added[actor.user_id], announced)
@@ -170,7 +175,7 @@ async def do_open_direct(
     return await get_room(services, actor, room_id), False
 
 
-async def _add_memberships(
+async def add_memberships(
     services: Services,
     ctx: WriteContext,
     actor: Actor,
@@ -228,7 +233,7 @@ async def do_create_group(
         )
 
     async def job(ctx: WriteContext) -> RoomOut:
-        await _active_members(ctx, actor, everyone)
+        await active_members(ctx, actor, everyone)
         now = ctx.clock.now()
         room = Room(
             id=new_id(),
@@ -240,7 +245,7 @@ async def do_create_group(
         )
         ctx.session.add(room)
         await ctx.session.flush()
-        announced, added = await _add_memberships(
+        announced, added = await add_memberships(
             services, ctx, actor, room, everyone, {actor.user_id}
         )
         return await room_for_actor(ctx, actor, room, added[actor.user_id], announced)
@@ -248,13 +253,31 @@ async def do_create_group(
     return await services.writer.run(job)
 
 
-async def do_rename_room(services: Services, actor: Actor, room_id: str, name: str) -> RoomOut:
-    clean_name = check_name(name, services.limits, field="name")
+async def do_update_room(
+    services: Services,
+    actor: Actor,
+    room_id: str,
+    name: str | None = None,
+    topic: str | None = None,
+) -> RoomOut:
+    """Rename (group and channel admins) and/or set a channel's topic (any of its members)."""
+    if name is None and topic is None:
+        raise InvalidInput("Send a name or a topic.", code="nothing_to_change")
+    clean_name = None if name is None else check_name(name, services.limits, field="name")
+    clean_topic = None if topic is None else check_topic(topic)
 
     async def job(ctx: WriteContext) -> RoomOut:
         room, mine = await check_room_access(ctx.session, actor, room_id)
-        check_group_admin(room, mine)
-        room.name = clean_name
+        if clean_name is not None:
+            check_group_admin(room, mine)
+        if topic is not None and room.type != "channel":
+            raise InvalidInput("Only channels have a topic.", code="not_a_channel")
+        if clean_name is not None and room.type == "channel":
+            await claim_channel_name(ctx, actor, room, clean_name)
+        elif clean_name is not None:
+            room.name = clean_name
+        if topic is not None:
+            room.topic = clean_topic
         await ctx.session.flush()
         members = await room_queries.member_ids(ctx.session, room.id)
         announced = await emit_room_event(
@@ -265,6 +288,21 @@ async def do_rename_room(services: Services, actor: Actor, room_id: str, name: s
     return await services.writer.run(job)
 
 
+async def claim_channel_name(ctx: WriteContext, actor: Actor, room: Room, name: str) -> None:
+    """Give the channel `name`: 409 `name_taken` when another channel of the organization has it
+    (compared case-insensitively; the unique index decides a race between two processes)."""
+    key = name.casefold()
+    taken = await room_queries.channel_by_name_key(ctx.session, actor.org_id, key)
+    if taken is not None and taken.id != room.id:
+        raise Conflict(f"There is already a channel named {taken.name!r}.", code="name_taken")
+    room.name, room.name_key = name, key
+    try:
+        async with ctx.session.begin_nested():
+            await ctx.session.flush()
+    except IntegrityError:
+        raise Conflict("There is already a channel of that name.", code="name_taken") from None
+
+
 async def do_add_members(
     services: Services, actor: Actor, room_id: str, user_ids: Sequence[str]
 ) -> RoomOut:
@@ -273,8 +311,9 @@ async def do_add_members(
 
     async def job(ctx: WriteContext) -> RoomOut | None:
         room, mine = await check_room_access(ctx.session, actor, room_id)
-        check_group_admin(room, mine)
-        await _active_members(ctx, actor, user_ids)
+        if room.type != "channel":  # a channel is open to all: any member may bring people in
+            check_group_admin(room, mine)
+        await active_members(ctx, actor, user_ids)
         current = set(await room_queries.member_ids(ctx.session, room.id))
         new = [uid for uid in dict.fromkeys(user_ids) if uid not in current]
         if len(current) + len(new) > services.limits.group_members:
@@ -285,7 +324,7 @@ async def do_add_members(
             )
         if not new:
             return None  # nothing changed, nothing announced: read it as any request would
-        announced, _ = await _add_memberships(
+        announced, _ = await add_memberships(
             services, ctx, actor, room, new, set(), event_type=RoomMemberAdded
         )
         return await room_for_actor(ctx, actor, room, mine, announced)
@@ -301,7 +340,7 @@ async def do_remove_member(services: Services, actor: Actor, room_id: str, user_
         room, mine = await check_room_access(ctx.session, actor, room_id)
         if user_id != actor.user_id:
             check_group_admin(room, mine)
-        elif room.type != "group":
+        elif room.type == "direct":
             raise Conflict("You cannot leave a direct chat.", code="not_a_group")
         target = await room_queries.current_membership(ctx.session, room.id, user_id)
         if target is None:
@@ -310,7 +349,7 @@ async def do_remove_member(services: Services, actor: Actor, room_id: str, user_
         await ctx.session.flush()
         if target.is_admin:
             await _keep_an_admin(ctx, room.id)
-        # Only groups lose members (checked above), so the change is one room-wide event. The
+        # Only groups and channels lose members (checked above): one room-wide event. The
         # removed member's span ends just before it, so they hear of it by a notice of their
         # own, and replay keeps it that way. One event object: its payload is encoded once.
         notice = RoomMemberRemoved(

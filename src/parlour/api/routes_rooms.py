@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from parlour.actions import channels as channel_actions
 from parlour.actions import reads as read_actions
 from parlour.actions import rooms as room_actions
 from parlour.actions.room_list import room_list_json
@@ -21,6 +22,7 @@ from parlour.api.json import model_json
 from parlour.schemas import (
     NO_NUL,
     AddMembersIn,
+    ChannelRoomIn,
     CreateRoomIn,
     DirectRoomIn,
     ReadIn,
@@ -38,13 +40,18 @@ router = APIRouter(prefix="/api/v1", tags=["rooms"])
     status_code=201,
     responses={
         200: {"model": RoomOut, "description": "The existing direct room"},
-        **error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
+        **error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404, 409),
     },
 )
 async def create_room(body: CreateRoomIn, actor: CurrentActor, services: ServicesDep) -> Response:
     if isinstance(body, DirectRoomIn):
         room, created = await room_actions.do_open_direct(services, actor, body.user_id)
         return model_json(room, status_code=201 if created else 200)
+    if isinstance(body, ChannelRoomIn):
+        room = await channel_actions.do_create_channel(
+            services, actor, body.name, body.topic, body.member_ids or []
+        )
+        return model_json(room, status_code=201)
     room = await room_actions.do_create_group(services, actor, body.name, body.member_ids or [])
     return model_json(room, status_code=201)
 
@@ -69,12 +76,12 @@ async def get_room(room_id: RoomIdPath, actor: CurrentActor, services: ServicesD
 @router.patch(
     "/rooms/{room_id}",
     response_model=RoomOut,
-    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404),
+    responses=error_responses(*AUTH_ERRORS, *BODY_ERRORS, 404, 409),
 )
-async def rename_room(
+async def update_room(
     room_id: RoomIdPath, body: RenameRoomIn, actor: CurrentActor, services: ServicesDep
 ) -> RoomOut:
-    return await room_actions.do_rename_room(services, actor, room_id, body.name)
+    return await room_actions.do_update_room(services, actor, room_id, body.name, body.topic)
 
 
 @router.post(

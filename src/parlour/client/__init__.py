@@ -15,9 +15,11 @@ from parlour.client.errors import (
 from parlour.client.events import Event, EventStream, events_url, parse_frame
 from parlour.client.models import (
     Attachment,
+    Channel,
     ChatProfile,
     Message,
     MessageVersion,
+    Reaction,
     Room,
     Status,
     Unread,
@@ -28,6 +30,7 @@ from parlour.client.rest import ParlourClient, is_retryable, new_client_id
 __all__ = [
     "Attachment",
     "Backoff",
+    "Channel",
     "ChatProfile",
     "ConnectionLost",
     "Event",
@@ -38,6 +41,7 @@ __all__ = [
     "ParlourClient",
     "ParlourError",
     "ProtocolError",
+    "Reaction",
     "Room",
     "SessionRevoked",
     "Status",

@@ -70,14 +70,17 @@ class MessageVersion(_Model):
 
 class Room(_Model):
     id: str
-    type: Literal["direct", "group"]
+    type: Literal["direct", "group", "channel"]
     name: str
+    topic: str | None = None
     members: list[User]
     admins: list[str]
     created_at: str
     last_message: Message | None = None
     unread_count: int = 0
     last_read_message_id: str | None = None
+    notify: Literal["all", "mentions", "none"] = "all"
+    mention_count: int = 0
 
 
 class Unread(_Model):
@@ -85,6 +88,17 @@ class Unread(_Model):
 
     total: int
     rooms: dict[str, int]
+    mentions: dict[str, int] = {}
+
+
+class Channel(_Model):
+    """A channel of my organization, joined or not."""
+
+    id: str
+    name: str
+    topic: str | None = None
+    member_count: int
+    joined: bool
 
 
 class ChatProfile(_Model):

@@ -18,6 +18,7 @@ from parlour.client.errors import ParlourAPIError
 from parlour.client.events import EventStream, events_url
 from parlour.client.models import (
     Attachment,
+    Channel,
     ChatProfile,
     Message,
     MessageVersion,
@@ -34,6 +35,7 @@ _rooms = TypeAdapter(list[Room])
 _messages = TypeAdapter(list[Message])
 _versions = TypeAdapter(list[MessageVersion])
 _profiles = TypeAdapter(list[ChatProfile])
+_channels = TypeAdapter(list[Channel])
 
 Query = Mapping[str, str | int | None]
 
@@ -234,6 +236,35 @@ class ParlourClient:
             "POST",
             f"{API}/rooms",
             body={"type": "group", "name": name, "member_ids": list(member_ids)},
+        )
+        return Room.model_validate_json(response.content)
+
+    async def create_channel(
+        self, name: str, topic: str | None = None, member_ids: Sequence[str] = ()
+    ) -> Room:
+        body: dict[str, Any] = {"type": "channel", "name": name, "member_ids": list(member_ids)}
+        if topic is not None:
+            body["topic"] = topic
+        response = await self._request("POST", f"{API}/rooms", body=body)
+        return Room.model_validate_json(response.content)
+
+    async def list_channels(self, q: str | None = None) -> list[Channel]:
+        """Every channel of my organization, joined or not."""
+        response = await self._request("GET", f"{API}/channels", params={"q": q})
+        return _channels.validate_json(response.content)
+
+    async def join(self, room_id: str) -> Room:
+        response = await self._request("POST", f"{API}/rooms/{room_id}/join")
+        return Room.model_validate_json(response.content)
+
+    async def set_topic(self, room_id: str, topic: str) -> Room:
+        response = await self._request("PATCH", f"{API}/rooms/{room_id}", body={"topic": topic})
+        return Room.model_validate_json(response.content)
+
+    async def set_notify(self, room_id: str, notify: str) -> Room:
+        """My notification level for the room: "all", "mentions" or "none"."""
+        response = await self._request(
+            "PATCH", f"{API}/rooms/{room_id}/settings", body={"notify": notify}
         )
         return Room.model_validate_json(response.content)
 

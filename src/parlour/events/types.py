@@ -24,7 +24,15 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from parlour.errors import ParlourError
-from parlour.schemas import ErrorBody, MessageOut, RoomOut, SharedRoomOut, Status, UserOut
+from parlour.schemas import (
+    ErrorBody,
+    MessageOut,
+    NotifyLevel,
+    RoomOut,
+    SharedRoomOut,
+    Status,
+    UserOut,
+)
 
 # Every concrete frame model by its type, in definition order (the docs table's order).
 REGISTRY: dict[str, type[Frame]] = {}
@@ -177,7 +185,8 @@ class RoomMemberRemoved(_RoomEvent):
 
 
 class UnreadUpdated(DurableEvent):
-    """My unread count for a room and in total, as absolute values (the last one wins)."""
+    """My unread count for a room, of which `mention_count` mention me, and my total (rooms at
+    notification level "none" left out), as absolute values (the last one wins)."""
 
     AUDIENCE: ClassVar[str] = (
         "me (all my sockets) after a read; members whose unread message was deleted"
@@ -186,6 +195,7 @@ class UnreadUpdated(DurableEvent):
     room_id: str
     unread_count: int
     total: int
+    mention_count: int
 
 
 class _ReactionEvent(DurableEvent):
@@ -235,6 +245,16 @@ class SavedUpdated(DurableEvent):
     type: Literal["saved.updated"] = "saved.updated"
     message_id: str
     saved: bool
+
+
+class NotifyUpdated(DurableEvent):
+    """I changed a room's notification level (on another device, too); my counts follow as
+    `unread.updated` (a room at "none" leaves the total)."""
+
+    AUDIENCE: ClassVar[str] = "me (all my sockets)"
+    type: Literal["notify.updated"] = "notify.updated"
+    room_id: str
+    notify: NotifyLevel
 
 
 class SessionRevoked(DurableEvent):

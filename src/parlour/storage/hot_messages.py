@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from parlour.domain import notify
 from parlour.storage.hot import HotQuery, HotReader, Row
+from parlour.storage.messages import Unread
 
 # A bound that excludes nothing (sequences are positive and below it).
 NO_BOUND = 2**62
@@ -52,18 +54,30 @@ REACTIONS_IN_RANGE = HotQuery(
     ORDER BY message_seq, chip, id"""  # nosec B608
 )
 
-# Per room, others' live messages after my read pointer (storage.messages.unread_counts).
+# Whether a message's mentions (a JSON list of ids) name the member `ms`: the id with its quotes,
+# `_` escaped (LIKE's one-character wildcard; ids contain it). As storage.messages does.
+MENTIONS_MEMBER = (
+    """CAST(m.mentions AS TEXT) LIKE '%"' || replace(ms.user_id, '_', '\\_') || '"%' ESCAPE '\\'"""
+)
+
+# Per room, others' live messages after my read pointer, those that mention me, and what decides
+# whether the room counts in my total (storage.messages.unread_counts).
 UNREAD_BY_ROOM = HotQuery(
-    """SELECT ms.room_id, count(m.seq) FROM memberships ms
+    f"""SELECT ms.room_id, count(m.seq), sum(CASE WHEN {MENTIONS_MEMBER} THEN 1 ELSE 0 END),
+        r.type, ms.notify
+    FROM memberships ms JOIN rooms r ON r.id = ms.room_id
     JOIN messages m ON m.room_id = ms.room_id AND m.seq > ms.last_read_seq
         AND m.author_id != ms.user_id AND m.deleted = false
     WHERE ms.user_id = ? AND ms.end_event_id IS NULL
-    GROUP BY ms.room_id"""
+    GROUP BY ms.room_id, r.type, ms.notify"""  # noqa: S608  # nosec B608
 )
 
 
-async def unread_by_room(hot: HotReader, user_id: str) -> dict[str, int]:
-    return {room_id: int(count) for room_id, count in await hot.fetch(UNREAD_BY_ROOM, user_id)}
+async def unread_by_room(hot: HotReader, user_id: str) -> dict[str, Unread]:
+    return {
+        room_id: Unread(int(count), int(mentions or 0), notify.counts_in_total(room_type, level))
+        for room_id, count, mentions, room_type, level in await hot.fetch(UNREAD_BY_ROOM, user_id)
+    }
 
 
 async def is_member(hot: HotReader, org_id: str, room_id: str, user_id: str) -> bool:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from parlour.storage.hot import HotQuery, HotReader, Row
-from parlour.storage.hot_messages import MESSAGE_COLUMNS
+from parlour.storage.hot_messages import MENTIONS_MEMBER, MESSAGE_COLUMNS
 
 _MINE = "ms.user_id = ? AND ms.end_event_id IS NULL"
+# Of my unread messages in the room (others' live ones after my read pointer): `what`.
+_UNREAD = """(SELECT {what} FROM messages m WHERE m.room_id = r.id AND m.seq > ms.last_read_seq
+        AND m.author_id != ms.user_id AND m.deleted = false)"""
 
 # The statements below are assembled from this module's constants only (never from a value: values
 # are bound), hence their `nosec B608`.
@@ -17,8 +20,9 @@ _MINE = "ms.user_id = ? AND ms.end_event_id IS NULL"
 ROOMS = HotQuery(
     f"""SELECT r.id, r.type, r.name, r.created_at,
     (SELECT rm.id FROM messages rm WHERE rm.seq = ms.last_read_seq),
-    (SELECT count(*) FROM messages m WHERE m.room_id = r.id AND m.seq > ms.last_read_seq
-        AND m.author_id != ms.user_id AND m.deleted = false)
+    {_UNREAD.format(what="count(*)")},
+    r.topic, ms.notify,
+    {_UNREAD.format(what=f"coalesce(sum(CASE WHEN {MENTIONS_MEMBER} THEN 1 ELSE 0 END), 0)")}
 FROM memberships ms JOIN rooms r ON r.id = ms.room_id
 WHERE {_MINE}
 ORDER BY r.last_activity_at DESC, r.id

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, bindparam, column, func, select, table, text
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlour.storage.models import Attachment, Membership, Message
+from parlour.domain import notify
+from parlour.storage.models import Attachment, Membership, Message, Room
 from parlour.storage.users import escape_like
 
 
@@ -84,37 +99,70 @@ _UNREAD_OF_MEMBERSHIP = and_(
 )
 
 
+class Unread(NamedTuple):
+    """A member's unread messages in one room, those that mention them, and whether the room
+    counts in their total (not at notification level "none")."""
+
+    messages: int
+    mentions: int
+    in_total: bool = True
+
+
+def _mentions_member() -> ColumnElement[bool]:
+    """The message's mentions name the membership's user. `mentions` is a JSON list of ids; an
+    id is matched with its quotes, `_` escaped (LIKE's one-character wildcard; ids contain it)."""
+    quoted = literal('%"') + func.replace(Membership.user_id, "_", "\\_") + literal('"%')
+    return cast(Message.mentions, Text).like(quoted, escape="\\")
+
+
+def _counted() -> tuple[ColumnElement[int], ColumnElement[int]]:
+    mention = case((_mentions_member(), 1), else_=0)
+    return func.count(Message.seq), func.coalesce(func.sum(mention), 0)
+
+
 async def unread_counts(
     session: AsyncSession, user_id: str, room_ids: Iterable[str] | None = None
-) -> dict[str, int]:
+) -> dict[str, Unread]:
     """Unread messages per room: others' live messages after my read pointer (an index range)."""
     stmt = (
-        select(Membership.room_id, func.count(Message.seq))
+        select(Membership.room_id, *_counted(), Room.type, Membership.notify)
         .join(Message, _UNREAD_OF_MEMBERSHIP)
+        .join(Room, Room.id == Membership.room_id)
         .where(Membership.user_id == user_id, Membership.end_event_id.is_(None))
-        .group_by(Membership.room_id)
+        .group_by(Membership.room_id, Room.type, Membership.notify)
     )
     if room_ids is not None:
         stmt = stmt.where(Membership.room_id.in_(list(room_ids)))
-    return {row[0]: int(row[1]) for row in await session.execute(stmt)}
+    return {
+        room_id: Unread(int(count), int(mentions), notify.counts_in_total(room_type, level))
+        for room_id, count, mentions, room_type, level in await session.execute(stmt)
+    }
+
+
+def total_of(counts: Mapping[str, Unread]) -> int:
+    """The toolbar's number: unread in every room that is not at notification level "none"."""
+    return sum(unread.messages for unread in counts.values() if unread.in_total)
 
 
 async def unread_counts_of_users(
     session: AsyncSession, user_ids: Iterable[str]
-) -> dict[str, dict[str, int]]:
+) -> dict[str, dict[str, Unread]]:
     """user → room → unread, for several users in one statement (rooms with none are absent)."""
     users = list(set(user_ids))
     if not users:
         return {}
     stmt = (
-        select(Membership.user_id, Membership.room_id, func.count(Message.seq))
+        select(Membership.user_id, Membership.room_id, *_counted(), Room.type, Membership.notify)
         .join(Message, _UNREAD_OF_MEMBERSHIP)
+        .join(Room, Room.id == Membership.room_id)
         .where(Membership.user_id.in_(users), Membership.end_event_id.is_(None))
-        .group_by(Membership.user_id, Membership.room_id)
+        .group_by(Membership.user_id, Membership.room_id, Room.type, Membership.notify)
     )
-    counts: dict[str, dict[str, int]] = defaultdict(dict)
-    for user_id, room_id, count in await session.execute(stmt):
-        counts[user_id][room_id] = int(count)
+    counts: dict[str, dict[str, Unread]] = defaultdict(dict)
+    for user_id, room_id, count, mentions, room_type, level in await session.execute(stmt):
+        counts[user_id][room_id] = Unread(
+            int(count), int(mentions), notify.counts_in_total(room_type, level)
+        )
     return counts
 
 
@@ -222,20 +270,15 @@ async def search(
     )
 
 
-async def unread_by_member(session: AsyncSession, room_id: str) -> dict[str, int]:
+async def unread_by_member(session: AsyncSession, room_id: str) -> dict[str, Unread]:
     """Each current member's unread count in one room, in one grouped query."""
     stmt = (
-        select(Membership.user_id, func.count(Message.seq))
-        .join(
-            Message,
-            and_(
-                Message.room_id == Membership.room_id,
-                Message.seq > Membership.last_read_seq,
-                Message.author_id != Membership.user_id,
-                Message.deleted.is_(False),
-            ),
-        )
+        select(Membership.user_id, *_counted())
+        .join(Message, _UNREAD_OF_MEMBERSHIP)
         .where(Membership.room_id == room_id, Membership.end_event_id.is_(None))
         .group_by(Membership.user_id)
     )
-    return {row[0]: int(row[1]) for row in await session.execute(stmt)}
+    return {
+        user_id: Unread(int(count), int(mentions))
+        for user_id, count, mentions in await session.execute(stmt)
+    }

@@ -131,11 +131,25 @@ class Room(Base):
     # "<smaller user id>:<larger user id>" for direct rooms: the unique index is what makes
     # "exactly one direct room per pair" hold even when both open it at the same instant.
     direct_key: Mapped[str | None] = mapped_column(String(80), unique=True, nullable=True)
+    # Channels only: the topic, and the name folded for "one channel of a name per organization"
+    # (the unique index holds it even when two people create it at the same instant).
+    topic: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    name_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_message_seq: Mapped[int | None] = mapped_column(SeqInt, nullable=True)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_rooms_org_activity", "org_id", "last_activity_at"),)
+    __table_args__ = (
+        Index("ix_rooms_org_activity", "org_id", "last_activity_at"),
+        Index(
+            "ux_rooms_channel_name",
+            "org_id",
+            "name_key",
+            unique=True,
+            sqlite_where=text("name_key IS NOT NULL"),
+            postgresql_where=text("name_key IS NOT NULL"),
+        ),
+    )
 
 
 class Membership(Base):
@@ -156,6 +170,8 @@ class Membership(Base):
     end_event_id: Mapped[int | None] = mapped_column(SeqInt, nullable=True)
     last_read_seq: Mapped[int] = mapped_column(SeqInt, default=0)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # "all", "mentions" or "none"; null is the room type's default (domain/notify.py).
+    notify: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     __table_args__ = (
         Index(

@@ -117,7 +117,7 @@ async def rooms_of_user(
         )
         stmt = stmt.where(
             or_(
-                (Room.type == "group") & func.lower(Room.name).like(pattern, escape="\\"),
+                (Room.type != "direct") & func.lower(Room.name).like(pattern, escape="\\"),
                 member_match,
             )
         )
@@ -208,3 +208,42 @@ async def rooms_at_position_of_users(
     for user_id, room_id in rows:
         rooms[user_id].add(room_id)
     return rooms
+
+
+async def channel_by_name_key(session: AsyncSession, org_id: str, name_key: str) -> Room | None:
+    return await session.scalar(
+        select(Room).where(Room.org_id == org_id, Room.name_key == name_key)
+    )
+
+
+async def channel_in_org(session: AsyncSession, org_id: str, room_id: str) -> Room | None:
+    return await session.scalar(
+        select(Room).where(Room.id == room_id, Room.org_id == org_id, Room.type == "channel")
+    )
+
+
+async def channels_of_org(
+    session: AsyncSession, org_id: str, user_id: str, query: str = "", limit: int = ROOM_LIST_LIMIT
+) -> list[tuple[Room, int, bool]]:
+    """Every channel of the organization, by name: (channel, members, whether I am one)."""
+    current = Membership.end_event_id.is_(None)
+    member_count = (
+        select(func.count()).where(Membership.room_id == Room.id, current).scalar_subquery()
+    )
+    joined = (
+        select(Membership.id)
+        .where(Membership.room_id == Room.id, Membership.user_id == user_id, current)
+        .exists()
+    )
+    stmt = select(Room, member_count, joined).where(Room.org_id == org_id, Room.type == "channel")
+    needle = query.strip().lower()
+    if needle:
+        pattern = f"%{escape_like(needle)}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Room.name).like(pattern, escape="\\"),
+                func.lower(func.coalesce(Room.topic, "")).like(pattern, escape="\\"),
+            )
+        )
+    rows = await session.execute(stmt.order_by(Room.name_key, Room.id).limit(limit))
+    return [(room, int(count), bool(mine)) for room, count, mine in rows.tuples()]
