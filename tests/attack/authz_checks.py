@@ -60,6 +60,8 @@ class ViewChecks:
         def unread_map(self, user: MUser) -> dict[str, int]: ...
         def room_name(self, room: MRoom, viewer: MUser) -> str: ...
         def room_verdict(self, who: MUser, room: MRoom) -> int: ...
+        def mention_count(self, user: MUser, room: MRoom) -> int: ...
+        async def check_channels(self, user: MUser) -> None: ...
 
     # -- invariants ----------------------------------------------------------------------------
 
@@ -177,8 +179,9 @@ class ViewChecks:
             assert data["type"] == room.type
             assert data["name"] == self.room_name(room, user), (data["name"], room)
             assert {u["id"] for u in data["members"]} == set(room.members), (data, room)
-            if room.type == "group":
+            if room.type != "direct":
                 assert set(data["admins"]) == room.admins, (data["admins"], room)
+            assert data["mention_count"] == self.mention_count(user, room), (user.name, data)
             assert data["unread_count"] == self.unread(user, room), (user.name, data, room)
             in_room = [m for m in self.msgs.values() if m.rid == room.rid]
             last = max(in_room, key=lambda m: m.seq) if in_room else None
@@ -194,7 +197,16 @@ class ViewChecks:
             await self.check_filters(user, mine)
         status, unread = await self._req(user, "GET", f"{API}/unread")
         expected = self.unread_map(user)
-        assert unread == {"total": sum(expected.values()), "rooms": expected}, (user.name, unread)
+        mentions = {rid: self.mention_count(user, self.rooms[rid]) for rid in expected}
+        assert unread == {
+            "total": sum(expected.values()),
+            "rooms": expected,
+            "mentions": mentions,
+        }, (
+            user.name,
+            unread,
+        )
+        await self.check_channels(user)
         status, found = await self._req(
             user, "GET", f"{API}/messages", params={"q": PROBE, "limit": 200}
         )

@@ -119,6 +119,7 @@ class MMsg:
     attachments: list[str] = field(default_factory=list)
     client_id: str | None = None
     reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji → reactors, chip order
+    mentions: list[str] = field(default_factory=list)
     pinned: bool = False
 
     @property

@@ -43,6 +43,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parlour.client import ConnectionLost, Event, ParlourClient, SessionRevoked
 from tests.attack.authz_boosts import BoostRules
+from tests.attack.authz_channels import ChannelRules
 from tests.attack.authz_checks import ViewChecks
 from tests.attack.authz_world import (
     API,
@@ -70,7 +71,7 @@ STEPS = int(os.environ.get("PARLOUR_MODEL_STEPS", "20"))
 REPORT = os.environ.get("PARLOUR_MODEL_REPORT")
 
 
-class AuthzMachine(ViewChecks, BoostRules, RuleBasedStateMachine):
+class AuthzMachine(ViewChecks, BoostRules, ChannelRules, RuleBasedStateMachine):
     env: Env  # set by the test before the run
 
     def __init__(self) -> None:
@@ -161,8 +162,21 @@ class AuthzMachine(ViewChecks, BoostRules, RuleBasedStateMachine):
         counts = {rid: self.unread(user, self.rooms[rid]) for rid in self.rooms_of(user)}
         return {rid: n for rid, n in counts.items() if n}
 
+    def mention_count(self, user: MUser, room: MRoom) -> int:
+        """Unread messages that mention `user` (the server's `mention_count`)."""
+        pointer = room.read[user.uid]
+        return sum(
+            1
+            for m in self.msgs.values()
+            if m.rid == room.rid
+            and m.seq > pointer
+            and m.author != user.uid
+            and not m.deleted
+            and user.uid in m.mentions
+        )
+
     def room_name(self, room: MRoom, viewer: MUser) -> str:
-        if room.type == "group":
+        if room.type != "direct":
             return room.name
         other = next(uid for uid in room.members if uid != viewer.uid)
         return self.users[other].name
@@ -189,6 +203,7 @@ class AuthzMachine(ViewChecks, BoostRules, RuleBasedStateMachine):
             [data["content"]],
             client_id=data.get("client_id"),
             attachments=[a["id"] for a in data.get("attachments", [])],
+            mentions=list(data.get("mentions", [])),
         )
         self.msgs[msg.mid] = msg
         for aid in msg.attachments:
@@ -573,7 +588,7 @@ class AuthzMachine(ViewChecks, BoostRules, RuleBasedStateMachine):
             return
         expect = self.room_verdict(who, target)
         if not expect:
-            expect = 403 if target.type != "group" or who.uid not in target.admins else 200
+            expect = 403 if target.type == "direct" or who.uid not in target.admins else 200
         name = self.fresh("Renamed ")
         status, data = self.req(who, "PATCH", f"{API}/rooms/{target.rid}", body={"name": name})
         self.check_verdict("rename", status, data, expect)
@@ -592,7 +607,8 @@ class AuthzMachine(ViewChecks, BoostRules, RuleBasedStateMachine):
             return
         expect = self.room_verdict(who, chosen)
         if not expect:
-            if chosen.type != "group" or who.uid not in chosen.admins:
+            # Any member of a channel may bring people in; a group's admins only.
+            if chosen.type == "direct" or (chosen.type == "group" and who.uid not in chosen.admins):
                 expect = 403
             elif whom.org != who.org or not whom.active:
                 expect = 404
@@ -621,9 +637,9 @@ class AuthzMachine(ViewChecks, BoostRules, RuleBasedStateMachine):
         expect = self.room_verdict(who, chosen)
         if not expect:
             if whom.uid != who.uid:
-                if chosen.type != "group" or who.uid not in chosen.admins:
+                if chosen.type == "direct" or who.uid not in chosen.admins:
                     expect = 403
-            elif chosen.type != "group":
+            elif chosen.type == "direct":
                 expect = 409
         if not expect:
             expect = 204 if whom.uid in chosen.members else 404
@@ -833,6 +849,7 @@ class AuthzMachine(ViewChecks, BoostRules, RuleBasedStateMachine):
             assert data["edited_at"]
             self.check_mentions(data, self.rooms[msg.rid])
             msg.versions.append(content)
+            msg.mentions = list(data["mentions"])
             self.expect_message_event("message.updated", msg)
 
     @rule(actor=INDEX, message=INDEX)
@@ -845,7 +862,7 @@ class AuthzMachine(ViewChecks, BoostRules, RuleBasedStateMachine):
         room = self.rooms[msg.rid]
         expect = self.room_verdict(who, room)
         if not expect:
-            may = msg.author == who.uid or (room.type == "group" and who.uid in room.admins)
+            may = msg.author == who.uid or (room.type != "direct" and who.uid in room.admins)
             expect = 204 if may else 403
         status, data = self.req(who, "DELETE", f"{API}/messages/{msg.mid}")
         self.check_verdict("delete", status, data, expect)
@@ -929,7 +946,7 @@ class AuthzMachine(ViewChecks, BoostRules, RuleBasedStateMachine):
         cursor = who.stream.last_cursor
         self.run(who.stream.close())
         who.stream = None
-        if leave and chosen.type == "group" and who.uid in chosen.members:
+        if leave and chosen.type != "direct" and who.uid in chosen.members:
             status, data = self.req(who, "DELETE", f"{API}/rooms/{chosen.rid}/members/{who.uid}")
             self.check_verdict("leave while away", status, data, 204)
             recipients = list(chosen.members)

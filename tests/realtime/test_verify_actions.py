@@ -26,6 +26,7 @@ from parlour.events.types import (
     MessagePinned,
     MessageUnpinned,
     MessageUpdated,
+    NotifyUpdated,
     Pong,
     PresenceUpdated,
     ReactionAdded,
@@ -43,6 +44,9 @@ from parlour.events.types import (
 )
 from parlour.schemas import RoomOut
 from tests.support import Org
+
+# A room's fields that differ per member: kept by the client across shared room events.
+PER_MEMBER = ("unread_count", "last_read_message_id", "notify", "mention_count")
 
 
 def typed(event: Event) -> Frame:
@@ -86,12 +90,17 @@ class ClientState:
                 state["last_message"] = message.model_dump(mode="json")
                 if message.author.id != self.me:
                     state["unread_count"] += 1
+                    if self.me in message.mentions:
+                        state["mention_count"] += 1
             case MessageUpdated(message=message) | MessageDeleted(message=message):
                 state = self.rooms[message.room_id]
                 if state["last_message"] and state["last_message"]["id"] == message.id:
                     state["last_message"] = message.model_dump(mode="json")
-            case UnreadUpdated(room_id=room_id, unread_count=count):
+            case UnreadUpdated(room_id=room_id, unread_count=count, mention_count=mentions):
                 self.rooms[room_id]["unread_count"] = count
+                self.rooms[room_id]["mention_count"] = mentions
+            case NotifyUpdated(room_id=room_id, notify=level):
+                self.rooms[room_id]["notify"] = level
             case ReactionAdded(room_id=room_id, message_id=message_id, emoji=emoji, user_id=who):
                 if (last := self.last_message(room_id, message_id)) is not None:
                     chips = last["reactions"]
@@ -126,10 +135,15 @@ class ClientState:
         # The shape says which: a group's event with per-member fields would be one copy of
         # the member list per member, a direct one without them would lose its counts.
         assert isinstance(room, RoomOut) == (room.type == "direct"), room
-        mine = self.rooms.get(room.id, {"unread_count": 0, "last_read_message_id": None})
+        # A new room starts with nothing unread, at its type's default level.
+        mine = self.rooms.get(room.id) or {
+            "unread_count": 0,
+            "last_read_message_id": None,
+            "notify": "mentions" if room.type == "channel" else "all",
+            "mention_count": 0,
+        }
         self.rooms[room.id] = {
-            "unread_count": mine["unread_count"],
-            "last_read_message_id": mine["last_read_message_id"],
+            **{key: mine[key] for key in PER_MEMBER},
             **room.model_dump(mode="json"),
         }
 
@@ -241,6 +255,33 @@ async def test_react_pin_save(org: Org) -> None:
         1,
         lambda: org[0].client.delete_message(last.id),
         {"message.deleted", "message.unpinned"},
+    )
+
+
+async def test_channel_join_topic_leave_and_levels(org: Org) -> None:
+    channel = await org[0].client.create_channel("Lobby", member_ids=[org[2].user_id])
+    await org[0].client.send_message(channel.id, f"welcome @{org[2].full_name}")
+    await verify_action(org, 1, lambda: org[1].client.join(channel.id), {"room.member_added"})
+    await verify_action(
+        org, 1, lambda: org[2].client.set_topic(channel.id, "Say hi"), {"room.updated"}
+    )
+    await verify_action(
+        org,
+        1,
+        lambda: org[2].client.send_message(channel.id, f"hi @{org[1].full_name}"),
+        {"message.created"},
+    )
+    await verify_action(
+        org, 1, lambda: org[1].client.set_notify(channel.id, "none"), {"notify.updated"}
+    )
+    await verify_action(
+        org, 1, lambda: org[1].client.set_notify(channel.id, "all"), {"notify.updated"}
+    )
+    await verify_action(
+        org,
+        1,
+        lambda: org[1].client.remove_member(channel.id, org[1].user_id),
+        {"room.member_removed"},
     )
 
 
