@@ -57,6 +57,12 @@ BUSINESS_RULE_CODES = frozenset(
         "empty_file",  # an upload of zero bytes
         "message_deleted",  # an edit of a deleted message
         "too_many_members",  # a group over its configured size
+        "too_many_reactions",  # a 21st distinct emoji on a message
+        "too_many_pins",  # a pin over the room's configured limit
+        "not_a_channel",  # a topic for a group or direct room
+        # Not stored state but Unicode's emoji data: "one emoji (one grapheme cluster)" is no
+        # pattern a generator can use, so the path parameter says only its length.
+        "invalid_emoji",
     }
 )
 

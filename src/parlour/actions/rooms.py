@@ -260,9 +260,10 @@ async def do_update_room(
     name: str | None = None,
     topic: str | None = None,
 ) -> RoomOut:
-    """Rename (group and channel admins) and/or set a channel's topic (any of its members)."""
+    """Rename (group and channel admins) and/or set a channel's topic (any of its members).
+    Neither: the room as it is (an empty PATCH changes nothing)."""
     if name is None and topic is None:
-        raise InvalidInput("Send a name or a topic.", code="nothing_to_change")
+        return await get_room(services, actor, room_id)
     clean_name = None if name is None else check_name(name, services.limits, field="name")
     clean_topic = None if topic is None else check_topic(topic)
 

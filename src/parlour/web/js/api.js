@@ -60,6 +60,7 @@ export async function api(method, path, body, params) {
 export const get = (path, params) => api('GET', path, undefined, params);
 export const post = (path, body) => api('POST', path, body ?? {});
 export const patch = (path, body) => api('PATCH', path, body);
+export const put = (path, body) => api('PUT', path, body);
 export const del = (path) => api('DELETE', path);
 
 /**

@@ -1,5 +1,5 @@
 // Bootstrap and routing. On load: GET /users/me decides between the login form and the app.
-// Routes (hash based, so the server serves one page): #/rooms, #/messages, #/profiles,
+// Routes (hash based, so the server serves one page): #/rooms, #/messages, #/profiles, #/saved,
 // #/search/<q>, and #/room/<id>[/msg/<messageId>] which opens the Chatbox on top of the last page.
 
 import { h, nextId } from './dom.js';
@@ -9,7 +9,7 @@ import * as socket from './socket.js';
 import { mountToolbar } from './toolbar.js';
 import * as chatbox from './chatbox.js';
 import { mountPopups } from './popups.js';
-import { roomsPage, messagesPage, profilesPage, searchPage } from './pages.js';
+import { roomsPage, messagesPage, profilesPage, searchPage, savedPage } from './pages.js';
 
 const root = document.getElementById('app');
 let session = null; // {toolbar, main, cleanupPage, offPopups}
@@ -121,9 +121,12 @@ async function reloadState() {
   try {
     do {
       reloadAgain = false;
-      const [rooms, unread] = await Promise.all([get('/rooms'), get('/unread')]);
+      // Saved messages only mark Save/Unsave; a failure there must not hold up the rest.
+      const [rooms, unread, saved] = await Promise.all([get('/rooms'), get('/unread'),
+        get('/saved', { limit: 200 }).catch(() => null)]);
       store.setRooms(rooms);
       store.setUnread(unread);
+      if (saved) store.setSavedList(saved);
       if (loadedOnce) store.resetBuckets(); // open views reload their messages
       loadedOnce = true;
     } while (reloadAgain);
@@ -181,6 +184,8 @@ function renderPage(hash) {
     session.cleanupPage = messagesPage(main);
   } else if (hash === '#/profiles') {
     session.cleanupPage = profilesPage(main, ctx);
+  } else if (hash === '#/saved') {
+    session.cleanupPage = savedPage(main);
   } else {
     page = '#/rooms';
     session.cleanupPage = roomsPage(main);

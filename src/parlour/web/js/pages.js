@@ -1,10 +1,11 @@
-// Full pages reachable from the toolbar: Chat Rooms, Chat Messages, Chat Profile Report and the
-// global search results. Each render function fills `main` and returns a cleanup function.
+// Full pages reachable from the toolbar: Chat Rooms, Chat Messages, Chat Profile Report, Saved and
+// the global search results. Each render function fills `main` and returns a cleanup function.
 
 import { h, nextId, debounce, avatar, fmtWhen, STATUS_LABEL } from './dom.js';
 import { get } from './api.js';
 import * as store from './store.js';
 import { startEdit, messageBody } from './roomview.js';
+import { setSaved } from './reactions.js';
 
 const roomHref = (id, messageId) => `#/room/${encodeURIComponent(id)}${messageId ? `/msg/${encodeURIComponent(messageId)}` : ''}`;
 const fullTime = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
@@ -167,6 +168,66 @@ export function profilesPage(main, { openPerson }) {
   filter.addEventListener('input', render);
   const offs = [store.on('presence', render), store.on('rooms', render)];
   return () => offs.forEach((off) => off());
+}
+
+// ---- Saved ---------------------------------------------------------------------------------------
+
+export function savedPage(main) {
+  const host = h('div', { class: 'saved' }, h('p', { class: 'muted' }, 'Loading…'));
+  main.replaceChildren(h('h1', {}, 'Saved messages'),
+    h('p', { class: 'muted' }, 'Messages you saved for later, newest first. Only you see this list.'), host);
+  let items = null;
+  let seq = 0;
+
+  async function load() {
+    const mine = ++seq;
+    try {
+      const found = await get('/saved', { limit: 200 });
+      if (mine !== seq) return;
+      items = found;
+      render();
+    } catch (err) {
+      if (mine === seq) host.replaceChildren(h('p', { class: 'field-error' }, `Could not load saved messages: ${err.message}`));
+    }
+  }
+
+  function card(saved) {
+    const m = store.findMessage(saved.room_id, saved.id) || saved;
+    const headId = nextId('saved');
+    const room = roomLabel(m.room_id);
+    return h('li', { class: 'saved-item', 'data-id': m.id },
+      h('article', { 'aria-labelledby': headId },
+        h('div', { class: 'saved-head', id: headId },
+          avatar(m.author?.full_name || '?'),
+          h('span', {}, h('span', { class: 'author' }, m.author?.full_name || 'Unknown'),
+            h('span', { class: 'muted' }, ` in ${room} · ${fmtWhen(m.created_at)}`))),
+        h('div', { class: 'saved-body' }, messageBody(m)),
+        h('div', { class: 'row-actions' },
+          h('a', { class: 'button small', href: roomHref(m.room_id, m.id), 'aria-label': `Open in ${room}` }, 'Open'),
+          h('button', { type: 'button', class: 'small', onclick: () => setSaved(m, false) }, 'Unsave'))));
+  }
+
+  function render() {
+    if (!items) return;
+    // Unsaved here or on another device: gone at once, before the list is reloaded.
+    const shown = items.filter((m) => store.isSaved(m.id));
+    if (!shown.length) {
+      host.replaceChildren(h('p', { class: 'muted' }, 'Nothing saved yet. Choose Save on a message to find it here later.'));
+      return;
+    }
+    const focusedId = host.contains(document.activeElement) ? document.activeElement.closest('li')?.dataset.id : null;
+    host.replaceChildren(h('ul', { class: 'saved-list' }, shown.map(card)));
+    if (focusedId) host.querySelector(`li[data-id="${CSS.escape(focusedId)}"] button`)?.focus();
+  }
+
+  load();
+  const offs = [
+    // A save from another device (or the first snapshot) is a message this list has not got yet.
+    store.on('saved', (id) => { if (!id || (store.isSaved(id) && !items?.some((m) => m.id === id))) load(); else render(); }),
+    store.on('rooms', render),
+    store.on('messages', (rid) => { if (items?.some((m) => m.room_id === rid)) render(); }),
+  ];
+  return () => { seq += 1; offs.forEach((off) => off()); };
 }
 
 // ---- global search results ----------------------------------------------------------------------

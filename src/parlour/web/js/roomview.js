@@ -8,8 +8,13 @@ import * as store from './store.js';
 import { mountComposer } from './composer.js';
 import { attachSuggestions, searchPeople, personLabel, openHistory } from './dialogs.js';
 import { toast } from './popups.js';
+import { openEmojiPicker } from './emoji.js';
+import { react, reactionChips, setPinned, setSaved } from './reactions.js';
+import { mountPins } from './pins.js';
 
 const enc = encodeURIComponent;
+// Touch screens have no hover: a tap on a message focuses it, which shows its actions.
+const noHover = window.matchMedia('(hover: none)');
 
 /**
  * Turns a message's text into an edit box inside `slot`: Enter saves (PATCH), Esc cancels.
@@ -53,7 +58,10 @@ export async function deleteMessage(m) {
   try {
     await del(`/messages/${enc(m.id)}`);
     // Show it at once; the message.deleted event will say the same.
-    store.applyEvent({ type: 'message.deleted', message: { ...m, deleted: true, content: '', html: '', attachments: [] } });
+    store.applyEvent({
+      type: 'message.deleted',
+      message: { ...m, deleted: true, content: '', html: '', attachments: [], reactions: [], pinned: false },
+    });
   } catch (err) {
     toast(err.message);
   }
@@ -84,7 +92,12 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   const sub = h('p', { class: 'sub muted' });
   const headAvatar = h('span');
   const manageBtn = h('button', { type: 'button', 'aria-expanded': 'false', hidden: true, onclick: toggleManage }, 'Manage');
-  const manage = h('div', { class: 'manage', hidden: true });
+  const manage = h('div', { class: 'manage', id: nextId('manage'), hidden: true });
+  manageBtn.setAttribute('aria-controls', manage.id);
+  const pinsPanel = h('section', { class: 'manage pins-panel', id: nextId('pins-panel'), hidden: true });
+  const pinsBtn = h('button', {
+    type: 'button', class: 'pins-btn', 'aria-expanded': 'false', 'aria-controls': pinsPanel.id, onclick: () => togglePins(),
+  }, h('span', { 'aria-hidden': 'true' }, '📌'), h('span', { class: 'label' }, ' Pinned'));
   const olderBtn = h('button', { type: 'button', class: 'link older', hidden: true, onclick: () => loadOlder() }, 'Load older messages');
   const list = h('ol', { class: 'msgs' });
   const status = h('p', { class: 'muted center' }, 'Loading messages…');
@@ -93,10 +106,13 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   const section = h('section', { class: 'room', 'aria-labelledby': titleId },
     h('header', { class: 'room-head' },
       h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back', onclick: onBack }, '←'),
-      headAvatar, h('div', { class: 'grow' }, title, sub), manageBtn),
-    manage, scroller, typing);
+      headAvatar, h('div', { class: 'grow' }, title, sub), pinsBtn, manageBtn),
+    manage, pinsPanel, scroller, typing);
   container.replaceChildren(section);
   const composer = mountComposer(section, roomId);
+  const pins = mountPins(pinsPanel, roomId, {
+    onJump: (id) => { togglePins(false); focusMessage(id); },
+  });
 
   let cache = new Map(); // key -> {version, node}
   let editingId = null;
@@ -130,9 +146,20 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
 
   function toggleManage() {
     const open = manage.hidden;
+    if (open) togglePins(false);
     manage.hidden = !open;
     manageBtn.setAttribute('aria-expanded', String(open));
     if (open) buildManage();
+  }
+
+  /** The Pinned panel; one panel at a time under the header, so the log keeps its room on a phone. */
+  function togglePins(force) {
+    const open = force ?? pinsPanel.hidden;
+    if (open === !pinsPanel.hidden) return;
+    if (open && !manage.hidden) toggleManage();
+    pinsPanel.hidden = !open;
+    pinsBtn.setAttribute('aria-expanded', String(open));
+    if (open) pins.show(); else pins.hide();
   }
 
   function buildManage() {
@@ -206,6 +233,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     const slot = h('div', { class: 'msg-body' }, pending ? h('div', { class: 'body pre' }, m.content) : messageBody(m),
       attachmentList(m.attachments));
     const actions = h('div', { class: 'msg-actions' });
+    let tools = null;
     if (pending) {
       actions.append(m.status === 'failed'
         ? h('span', { class: 'field-error' }, `Not sent: ${m.error || 'error'} `,
@@ -213,27 +241,64 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
           h('button', { type: 'button', class: 'small', onclick: () => store.settleOutbox(m.client_id) }, 'Discard'))
         : h('span', { class: 'muted' }, store.state.connection === 'connected' ? 'Sending…' : 'Waiting for connection…'));
     } else if (!m.deleted) {
-      if (mine) {
-        actions.append(h('button', {
-          type: 'button', class: 'small', onclick: () => {
-            editingId = m.id;
-            startEdit(slot, m, () => { editingId = null; cache.delete(m.id); renderList(); cache.get(m.id)?.node.querySelector('.msg-actions button')?.focus(); });
-          },
-        }, 'Edit'));
-      }
-      if (mine || (room?.type === 'group' && store.isAdmin(room))) {
-        actions.append(h('button', { type: 'button', class: 'small', onclick: () => deleteMessage(m) }, 'Delete'));
-      }
+      tools = messageTools(m, slot, mine || (room?.type === 'group' && store.isAdmin(room)));
     }
-    return h('li', { class: `msg${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}`, 'data-id': m.id || '' },
-      avatar(m.author?.full_name || '?'),
-      h('div', { class: 'msg-main' },
-        h('div', { class: 'msg-head' },
-          h('span', { class: 'author' }, m.author?.full_name || 'Unknown'), ' ',
-          h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtTime(m.created_at)),
-          m.edited_at && !m.deleted ? [' ', h('span', { class: 'muted' }, '(edited)'), ' ',
-            h('button', { type: 'button', class: 'link small', onclick: () => openHistory(m.id) }, 'history')] : null),
-        slot, actions));
+    const saved = !pending && store.isSaved(m.id);
+    return h('li', {
+      class: `msg${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${m.pinned && !m.deleted ? ' pinned' : ''}`,
+      'data-id': m.id || '', tabindex: noHover.matches && tools ? '-1' : null,
+    },
+    avatar(m.author?.full_name || '?'),
+    h('div', { class: 'msg-main' },
+      h('div', { class: 'msg-head' },
+        h('span', { class: 'author' }, m.author?.full_name || 'Unknown'), ' ',
+        h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtTime(m.created_at)),
+        m.edited_at && !m.deleted ? [' ', h('span', { class: 'muted' }, '(edited)'), ' ',
+          h('button', { type: 'button', class: 'link small', onclick: () => openHistory(m.id) }, 'history')] : null,
+        m.pinned && !m.deleted ? [' ', h('span', { class: 'mark pin-mark' }, h('span', { 'aria-hidden': 'true' }, '📌 '), 'Pinned')] : null,
+        saved && !m.deleted ? [' ', h('span', { class: 'mark save-mark' }, h('span', { 'aria-hidden': 'true' }, '★ '), 'Saved')] : null),
+      slot, reactionChips(m), actions),
+    tools);
+  }
+
+  /**
+   * The actions of a settled message: React, Pin/Unpin, Save/Unsave, Edit, Delete. Real buttons,
+   * always in the page (screen readers and Tab reach them); shown on hover or keyboard focus.
+   * data-fk names each one, so focus finds its way back after the message is re-rendered.
+   */
+  function messageTools(m, slot, canDelete) {
+    const mine = m.author?.id === store.state.me.id;
+    const saved = store.isSaved(m.id);
+    const tool = (label, icon, fk, onclick, extra = {}) => h('button', {
+      type: 'button', class: `tool tool-${fk}`, 'aria-label': label, title: label, 'data-fk': fk, onclick, ...extra,
+    }, h('span', { 'aria-hidden': 'true' }, icon));
+    const bar = h('div', { class: 'msg-tools' },
+      tool('React', '☺', 'react', (e) => pickReaction(m, e.currentTarget), { 'aria-haspopup': 'dialog' }),
+      tool(m.pinned ? 'Unpin' : 'Pin', '📌', 'pin', () => setPinned(m, !m.pinned), { class: `tool tool-pin${m.pinned ? ' on' : ''}` }),
+      tool(saved ? 'Unsave' : 'Save', saved ? '★' : '☆', 'save', () => setSaved(m, !saved), { class: `tool tool-save${saved ? ' on' : ''}` }),
+      mine ? tool('Edit', '✎', 'edit', () => {
+        editingId = m.id;
+        startEdit(slot, m, () => { editingId = null; cache.delete(m.id); renderList(); cache.get(m.id)?.node.querySelector('[data-fk=edit]')?.focus(); });
+      }) : null,
+      canDelete ? tool('Delete', '🗑', 'delete', () => deleteMessage(m)) : null);
+    return bar;
+  }
+
+  let closePicker = null;
+
+  function pickReaction(m, button) {
+    closePicker?.();
+    const node = button.closest('li.msg');
+    node?.classList.add('picking');
+    closePicker = openEmojiPicker(button, {
+      onPick: (emoji) => react(store.findMessage(roomId, m.id) || m, emoji, true),
+      onClose: () => {
+        closePicker = null;
+        node?.classList.remove('picking');
+        // The message may have been re-rendered meanwhile: focus its React button again.
+        cache.get(m.id)?.node.querySelector('[data-fk=react]')?.focus();
+      },
+    });
   }
 
   function daySeparator(iso) {
@@ -258,16 +323,22 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     const next = new Map();
     const nodes = [];
     let lastDay = '';
+    let refocus = null; // [new node, data-fk] when the focus was inside a node being replaced
     const take = (key, version, build) => {
       let c = cache.get(key);
-      if (!c || (c.version !== version && editingId !== key)) c = { version, node: build() };
+      if (!c || (c.version !== version && editingId !== key)) {
+        const old = c?.node;
+        c = { version, node: build() };
+        if (old?.contains(document.activeElement)) refocus = [c.node, document.activeElement.dataset.fk];
+      }
       next.set(key, c);
       nodes.push(c.node);
     };
     for (const m of b.list) {
       const day = new Date(m.created_at).toDateString();
       if (day !== lastDay) { lastDay = day; take(`d:${day}`, fmtDay(m.created_at), () => daySeparator(m.created_at)); }
-      take(m.id, `${m.edited_at}|${m.deleted}|${m.html}|${adminKey}`, () => messageNode(m, false));
+      const marks = `${m.pinned}|${store.isSaved(m.id)}|${JSON.stringify(m.reactions || [])}`;
+      take(m.id, `${m.edited_at}|${m.deleted}|${m.html}|${adminKey}|${marks}`, () => messageNode(m, false));
     }
     const me = store.user(store.state.me.id) || store.state.me;
     for (const o of pending) {
@@ -280,6 +351,11 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     nodes.forEach((node, i) => { if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null); });
     while (list.children.length > nodes.length) list.lastElementChild.remove();
 
+    if (refocus) {
+      const [node, fk] = refocus;
+      const same = fk && node.querySelector(`[data-fk="${CSS.escape(fk)}"]`);
+      (same || node.querySelector('[data-fk=react]') || (node.hasAttribute('tabindex') ? node : null))?.focus({ preventScroll: true });
+    }
     status.hidden = nodes.length > 0;
     status.textContent = 'No messages yet. Say hello!';
     olderBtn.hidden = !b.hasMore;
@@ -338,6 +414,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
 
   offs.push(
     store.on('messages', (rid) => { if (rid === roomId) renderList(); }),
+    store.on('saved', () => renderList()),
     store.on('conn', () => renderList()),
     store.on('rooms', renderHeader),
     store.on('presence', renderHeader),
@@ -346,29 +423,31 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     store.on('room:removed', (rid) => { if (rid === roomId) onLeft(); }),
   );
 
+  /** Scrolls to a message, paging back through history (a bounded number of pages) if needed. */
+  async function focusMessage(id) {
+    for (let i = 0; i < 20; i++) {
+      const b = store.bucketOf(roomId);
+      if (b?.loaded && b.byId.has(id)) break;
+      if (b?.loaded && !b.hasMore) return;
+      if (!b?.loaded) await new Promise((r) => setTimeout(r, 150));
+      else await loadOlder();
+    }
+    const node = cache.get(id)?.node;
+    if (!node) return;
+    node.scrollIntoView({ block: 'center' });
+    node.classList.add('highlight');
+    setTimeout(() => node.classList.remove('highlight'), 2500);
+  }
+
   renderHeader();
   const cached = store.bucketOf(roomId);
   if (cached?.loaded) renderList(); else loadLatest();
   renderTyping();
 
   return {
-    destroy() { offs.forEach((off) => off()); },
+    destroy() { offs.forEach((off) => off()); pins.destroy(); closePicker?.(); },
     focusComposer: () => composer.focus(),
     markReadIfVisible: () => { if (store.isReading(roomId)) store.markRead(roomId); },
-    /** Scrolls to a message, paging back through history (a bounded number of pages) if needed. */
-    async focusMessage(id) {
-      for (let i = 0; i < 20; i++) {
-        const b = store.bucketOf(roomId);
-        if (b?.loaded && b.byId.has(id)) break;
-        if (b?.loaded && !b.hasMore) return;
-        if (!b?.loaded) await new Promise((r) => setTimeout(r, 150));
-        else await loadOlder();
-      }
-      const node = cache.get(id)?.node;
-      if (!node) return;
-      node.scrollIntoView({ block: 'center' });
-      node.classList.add('highlight');
-      setTimeout(() => node.classList.remove('highlight'), 2500);
-    },
+    focusMessage,
   };
 }

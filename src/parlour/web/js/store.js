@@ -3,6 +3,7 @@
 // Views never mutate state directly; they call the functions here and re-render on emitted topics:
 //   'rooms' 'unread' 'messages'(roomId) 'presence'(userId) 'typing'(roomId) 'outbox' 'reset'
 //   'me' 'prefs' 'conn' 'room:removed'(roomId) 'message:new'(message, for pop-ups)
+//   'pins'(roomId) when a message of the room was pinned, unpinned or deleted; 'saved' (my saves)
 
 import { get, post } from './api.js';
 
@@ -34,6 +35,7 @@ export const state = {
   buckets: new Map(), // roomId -> {byId: Map, list: [], hasMore, loaded}; exists once loading began
   typing: new Map(), // roomId -> Map(userId -> until, in local ms)
   outbox: [], // [{client_id, room_id, content, attachment_ids, attachments, created_at, status, error}]
+  saved: new Set(), // ids of the messages I saved (from GET /saved and saved.updated)
   connection: 'connecting',
 };
 
@@ -49,7 +51,7 @@ const enc = encodeURIComponent;
 export function reset() {
   state.me = null;
   state.rooms.clear(); state.users.clear(); state.buckets.clear(); state.typing.clear();
-  state.outbox = []; state.unreadTotal = 0;
+  state.outbox = []; state.unreadTotal = 0; state.saved.clear();
 }
 
 export function setConnection(value) { state.connection = value; emit('conn', value); }
@@ -181,11 +183,18 @@ export const bucketOf = (roomId) => state.buckets.get(roomId);
 
 /** Loads the newest page. Events arriving meanwhile already merge into the bucket, so none is lost. */
 export async function loadLatest(roomId) {
-  const b = { byId: new Map(), list: [], hasMore: true, loaded: false };
+  // `patches`: reactions and pins that arrive while loading, replayed on the page (they only
+  // name the message, and the page may predate them).
+  const b = { byId: new Map(), list: [], hasMore: true, loaded: false, patches: [] };
   state.buckets.set(roomId, b);
   const msgs = await get(`/rooms/${enc(roomId)}/messages`, { limit: PAGE });
   if (state.buckets.get(roomId) !== b) return; // reset while loading
   put(b, msgs);
+  for (const [id, change] of b.patches) {
+    const m = b.byId.get(id);
+    if (m) put(b, [{ ...m, ...change(m) }]);
+  }
+  b.patches = null;
   b.hasMore = msgs.length >= PAGE;
   b.loaded = true;
   emit('messages', roomId);
@@ -324,6 +333,68 @@ export function typingNames(roomId) {
     .map(([id]) => state.users.get(id)?.full_name || 'Someone');
 }
 
+// ---- reactions, pins, saved ------------------------------------------------------------------
+// Events carry only ids, so they patch the loaded copy of the message (if any). Each patch is
+// idempotent (a set of user ids per emoji), so a replayed or locally pre-applied event is harmless.
+
+/** The loaded copy of a message, from the room's page or the room's last message. */
+export function findMessage(roomId, messageId) {
+  return state.buckets.get(roomId)?.byId.get(messageId)
+    || (state.rooms.get(roomId)?.last_message?.id === messageId ? state.rooms.get(roomId).last_message : null);
+}
+
+function patchMessage(roomId, messageId, change) {
+  const b = state.buckets.get(roomId);
+  const room = state.rooms.get(roomId);
+  let changed = false;
+  const old = b?.byId.get(messageId);
+  if (b?.patches) b.patches.push([messageId, change]);
+  if (old) {
+    put(b, [{ ...old, ...change(old) }]);
+    changed = true;
+  }
+  if (room?.last_message?.id === messageId) {
+    room.last_message = { ...room.last_message, ...change(room.last_message) };
+    changed = true;
+  }
+  if (changed) emit('messages', roomId);
+}
+
+function withReaction(reactions, emoji, userId, added) {
+  const list = (reactions || []).map((r) => ({ ...r, user_ids: [...(r.user_ids || [])] }));
+  let r = list.find((x) => x.emoji === emoji);
+  if (added) {
+    if (!r) { r = { emoji, count: 0, user_ids: [] }; list.push(r); }
+    if (!r.user_ids.includes(userId)) r.user_ids.push(userId);
+  } else if (r) {
+    r.user_ids = r.user_ids.filter((id) => id !== userId);
+  }
+  for (const x of list) x.count = x.user_ids.length;
+  return list.filter((x) => x.count > 0);
+}
+
+export function applyReaction(roomId, messageId, emoji, userId, added) {
+  patchMessage(roomId, messageId, (m) => (m.deleted ? {} : { reactions: withReaction(m.reactions, emoji, userId, added) }));
+}
+
+export function applyPinned(roomId, messageId, pinned) {
+  patchMessage(roomId, messageId, () => ({ pinned }));
+  emit('pins', roomId);
+}
+
+export const isSaved = (messageId) => state.saved.has(messageId);
+
+export function setSavedList(messages) {
+  state.saved = new Set(messages.map((m) => m.id));
+  emit('saved');
+}
+
+export function applySaved(messageId, saved) {
+  if (saved === state.saved.has(messageId)) return;
+  if (saved) state.saved.add(messageId); else state.saved.delete(messageId);
+  emit('saved', messageId);
+}
+
 // ---- outbox -------------------------------------------------------------------------------------
 // Messages not yet confirmed by the server. Persisted so a reload or a crash does not lose them;
 // every retry reuses the client_id, so the server stores each one exactly once.
@@ -373,8 +444,22 @@ export function applyEvent(ev) {
       messageCreated(ev.message);
       break;
     case 'message.updated':
+      upsertMessage(ev.message);
+      break;
     case 'message.deleted':
       upsertMessage(ev.message);
+      emit('pins', ev.message.room_id);
+      break;
+    case 'reaction.added':
+    case 'reaction.removed':
+      applyReaction(ev.room_id, ev.message_id, ev.emoji, ev.user_id, ev.type === 'reaction.added');
+      break;
+    case 'message.pinned':
+    case 'message.unpinned':
+      applyPinned(ev.room_id, ev.message_id, ev.type === 'message.pinned');
+      break;
+    case 'saved.updated':
+      applySaved(ev.message_id, !!ev.saved);
       break;
     case 'room.created':
     case 'room.updated':

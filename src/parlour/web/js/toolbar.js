@@ -6,7 +6,7 @@ import { patch } from './api.js';
 import * as store from './store.js';
 import { requestDesktopPermission, toast } from './popups.js';
 
-const PAGES = [['#/rooms', 'Chat Rooms'], ['#/messages', 'Chat Messages'], ['#/profiles', 'Chat Profile Report']];
+const PAGES = [['#/rooms', 'Chat Rooms'], ['#/messages', 'Chat Messages'], ['#/profiles', 'Chat Profile Report'], ['#/saved', 'Saved']];
 const PREFS = [
   ['message_preview', 'Message preview in pop-ups'],
   ['notification_sound', 'Notification sound'],
