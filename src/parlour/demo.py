@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from parlour.actions.channels import do_create_channel, do_join
 from parlour.actions.context import Actor
 from parlour.actions.messages import do_send_message
+from parlour.actions.reactions import do_pin, do_react
 from parlour.actions.rooms import do_create_group, do_open_direct
 from parlour.actions.users import do_create_org, do_create_user
 from parlour.errors import Conflict
@@ -65,8 +67,30 @@ async def load_demo(services: Services) -> list[tuple[str, str, str]]:
         for turn, text in enumerate(TALK):
             author = actors[members[turn % len(members)]]
             await do_send_message(services, author, room.id, text)
+    await _demo_channels(services, actors)
     for a, b in [(0, 1), (0, 2), (1, 3), (2, 4)]:
         room, _ = await do_open_direct(services, actors[a], actors[b].user_id)
         for turn, text in enumerate(["Hi! Got a minute?", "Sure, what's up?", "Just saying hi 👋"]):
             await do_send_message(services, actors[(a, b)[turn % 2]], room.id, text)
     return logins
+
+
+async def _demo_channels(services: Services, actors: list[Actor]) -> None:
+    """Two channels: one with a topic that some have joined, its talk with reactions and a pin;
+    one nobody but its creator has joined yet (to find under Browse channels)."""
+    ada, grace, alan, katherine = actors[:4]
+    channel = await do_create_channel(
+        services, ada, "announcements", "Company news: releases, events, office life"
+    )
+    for someone in (grace, alan, katherine):
+        await do_join(services, someone, channel.id)
+    news, _ = await do_send_message(
+        services, ada, channel.id, "Parlour 2.0 ships on **Friday**: channels, reactions, pins."
+    )
+    party, _ = await do_send_message(services, grace, channel.id, "Release party at 5 in the lab!")
+    await do_send_message(services, alan, channel.id, "I'll bring the cake 🎂")
+    for someone, emoji in [(grace, "🎉"), (alan, "🎉"), (katherine, "👍"), (alan, "🚀")]:
+        await do_react(services, someone, news.id, emoji)
+    await do_react(services, ada, party.id, "❤️")
+    await do_pin(services, ada, news.id)
+    await do_create_channel(services, katherine, "random", "Anything goes: links, jokes, lunch")

@@ -14,6 +14,7 @@ from sqlalchemy import event
 
 from parlour.actions.context import Actor
 from parlour.actions.messages import do_delete_message
+from parlour.actions.reactions import do_pin, do_react, do_save, do_unpin, do_unreact
 from parlour.events import stream
 from parlour.services import Services
 from tests.support import PASSWORD, Org, OrgFactory
@@ -72,3 +73,40 @@ async def test_deleting_a_message_costs_the_same_in_a_small_and_a_large_group(
     await member.client.login(member.email, PASSWORD)
     unread = await member.client.unread()
     assert unread.rooms.get(room_id) == 1
+
+
+async def _boost_cost(orgs: OrgFactory, size: int) -> dict[str, int]:
+    """Statements of a reaction, an unreaction, a pin, an unpin and a save in a room of `size`."""
+    assert orgs.services is not None
+    services = orgs.services
+    org = await orgs.create([f"Booster{n} Person" for n in range(size)], login=False)
+    await org[0].client.login(org[0].email, PASSWORD)
+    room = await org[0].client.create_group(f"Boosts {size}", [m.user_id for m in org.members[1:]])
+    message = await org[0].client.send_message(room.id, "boost me")
+    actor = Actor(user_id=org[0].user_id, org_id=org.org_id, is_admin=True, session_id="")
+    costs: dict[str, int] = {}
+    steps = {
+        "react": lambda: do_react(services, actor, message.id, "👍"),
+        "react again": lambda: do_react(services, actor, message.id, "🎉"),
+        "unreact": lambda: do_unreact(services, actor, message.id, "👍"),
+        "pin": lambda: do_pin(services, actor, message.id),
+        "unpin": lambda: do_unpin(services, actor, message.id),
+        "save": lambda: do_save(services, actor, message.id, saved=True),
+    }
+    for name, step in steps.items():
+        with counting_statements(services) as statements:
+            await step()
+        costs[name] = len(statements)
+    shown = (await org[0].client.list_messages(room.id))[-1]
+    assert [r.emoji for r in shown.reactions] == ["🎉"]
+    return costs
+
+
+async def test_reactions_pins_and_saves_cost_the_same_in_a_small_and_a_large_room(
+    orgs: OrgFactory,
+) -> None:
+    small = await _boost_cost(orgs, 3)
+    large = await _boost_cost(orgs, 40)
+    assert large == small, (small, large)
+    # A handful each (the message, the membership, the row, the event): none per member.
+    assert max(small.values()) <= 12, small

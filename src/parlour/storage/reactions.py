@@ -41,7 +41,7 @@ async def reactions_for(
         .where(Reaction.message_seq.in_(wanted))
         .order_by(Reaction.message_seq, Reaction.chip, Reaction.id)
     )
-    return group_reactions(rows.tuples())
+    return group_reactions(rows)
 
 
 async def has_reaction(session: AsyncSession, seq: int, emoji: str, user_id: str) -> bool:
@@ -58,7 +58,7 @@ async def chips(session: AsyncSession, seq: int) -> dict[str, int]:
     rows = await session.execute(
         select(Reaction.emoji, Reaction.chip).where(Reaction.message_seq == seq).distinct()
     )
-    return dict(rows.tuples().all())
+    return {emoji: chip for emoji, chip in rows}
 
 
 async def add(

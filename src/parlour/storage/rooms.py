@@ -246,4 +246,4 @@ async def channels_of_org(
             )
         )
     rows = await session.execute(stmt.order_by(Room.name_key, Room.id).limit(limit))
-    return [(room, int(count), bool(mine)) for room, count, mine in rows.tuples()]
+    return [(room, int(count), bool(mine)) for room, count, mine in rows]
