@@ -85,6 +85,15 @@ class ReactionOut(BaseModel):
     user_ids: list[str]
 
 
+class ThreadOut(BaseModel):
+    """A root's replies in summary: how many, the latest's time, who replied (first reply
+    order)."""
+
+    reply_count: int
+    last_reply_at: str
+    participant_ids: list[str]
+
+
 class MessageOut(BaseModel):
     id: str
     room_id: str
@@ -100,6 +109,10 @@ class MessageOut(BaseModel):
     # In order of first use; each emoji once, with everyone who reacted with it.
     reactions: list[ReactionOut]
     pinned: bool
+    # A reply: its thread's root (a reply to a reply attaches to the root); else null.
+    reply_to: str | None
+    # A root with replies: their summary; else null.
+    thread: ThreadOut | None
 
 
 class SharedRoomOut(BaseModel):
@@ -260,6 +273,7 @@ class SendMessageIn(Strict):
         default=None, min_length=1, max_length=100, pattern=NON_BLANK_TEXT
     )
     attachment_ids: list[Id] | None = Field(default=None, max_length=20)
+    reply_to: Id | None = None
 
 
 class EditMessageIn(Strict):

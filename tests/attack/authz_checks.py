@@ -183,7 +183,7 @@ class ViewChecks:
                 assert set(data["admins"]) == room.admins, (data["admins"], room)
             assert data["mention_count"] == self.mention_count(user, room), (user.name, data)
             assert data["unread_count"] == self.unread(user, room), (user.name, data, room)
-            in_room = [m for m in self.msgs.values() if m.rid == room.rid]
+            in_room = [m for m in self.msgs.values() if m.rid == room.rid and m.reply_to is None]
             last = max(in_room, key=lambda m: m.seq) if in_room else None
             shown = data["last_message"]
             if last is None:
@@ -275,16 +275,23 @@ class ViewChecks:
                 (f"{API}/messages", {"room_id": room.rid}),
                 (f"{API}/rooms/{room.rid}/pins", None),
             ]
+            in_room = [m for m in self.msgs.values() if m.rid == room.rid]
+            if in_room:  # a thread of the room: the newest message's
+                probes.append((f"{API}/messages/{in_room[-1].mid}/thread", None))
             path, params = probes[(self.tick + stable_hash(room.rid, user.uid)) % len(probes)]
             status, data = await self._req(user, "GET", path, params=params)
             assert status == expect, (user.name, room, path, status, data)
-            assert data["error"]["code"] in ("room_not_found", "not_authenticated"), data
+            allowed_codes = ("room_not_found", "message_not_found", "not_authenticated")
+            assert data["error"]["code"] in allowed_codes, data
             return
         status, data = await self._req(
             user, "GET", f"{API}/rooms/{room.rid}/messages", params={"limit": 200}
         )
         assert status == expect, (user.name, room, status, data)
-        want = sorted((m for m in self.msgs.values() if m.rid == room.rid), key=lambda m: m.seq)
+        want = sorted(
+            (m for m in self.msgs.values() if m.rid == room.rid and m.reply_to is None),
+            key=lambda m: m.seq,
+        )
         got = [
             (
                 m["id"],
@@ -293,6 +300,7 @@ class ViewChecks:
                 [a["id"] for a in m["attachments"]],
                 [(r["emoji"], r["user_ids"]) for r in m["reactions"]],
                 m["pinned"],
+                m["thread"]["reply_count"] if m["thread"] else 0,
             )
             for m in data
         ]
@@ -304,6 +312,7 @@ class ViewChecks:
                 [] if m.deleted else m.attachments,
                 list(m.reactions.items()),
                 m.pinned,
+                m.replies,
             )
             for m in want
         ], (user.name, got, want)

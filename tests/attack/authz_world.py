@@ -120,6 +120,8 @@ class MMsg:
     client_id: str | None = None
     reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji → reactors, chip order
     mentions: list[str] = field(default_factory=list)
+    reply_to: str | None = None  # a reply: its root
+    replies: int = 0  # a root: how many replies it got
     pinned: bool = False
 
     @property

@@ -45,6 +45,7 @@ from parlour.client import ConnectionLost, Event, ParlourClient, SessionRevoked
 from tests.attack.authz_boosts import BoostRules
 from tests.attack.authz_channels import ChannelRules
 from tests.attack.authz_checks import ViewChecks
+from tests.attack.authz_threads import ThreadRules
 from tests.attack.authz_world import (
     API,
     INDEX,
@@ -71,7 +72,7 @@ STEPS = int(os.environ.get("PARLOUR_MODEL_STEPS", "20"))
 REPORT = os.environ.get("PARLOUR_MODEL_REPORT")
 
 
-class AuthzMachine(ViewChecks, BoostRules, ChannelRules, RuleBasedStateMachine):
+class AuthzMachine(ViewChecks, BoostRules, ChannelRules, ThreadRules, RuleBasedStateMachine):
     env: Env  # set by the test before the run
 
     def __init__(self) -> None:
@@ -79,6 +80,7 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, RuleBasedStateMachine):
         self.users: dict[str, MUser] = {}
         self.rooms: dict[str, MRoom] = {}
         self.msgs: dict[str, MMsg] = {}
+        self.followers: dict[str, dict[str, int]] = {}  # root → follower → since seq
         self.atts: dict[str, MAtt] = {}
         self.seq = 0
         self.counter = 0
@@ -150,12 +152,21 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, RuleBasedStateMachine):
     def rooms_of(self, user: MUser) -> set[str]:
         return {r.rid for r in self.rooms.values() if user.uid in r.members}
 
+    def counts_for(self, user: MUser, msg: MMsg) -> bool:
+        """Whether `msg` counts as unread for `user` once past their pointer: others' live
+        messages; a reply only for the thread's followers, from when they began following."""
+        if msg.author == user.uid or msg.deleted:
+            return False
+        if msg.reply_to is None:
+            return True
+        return self.followers.get(msg.reply_to, {}).get(user.uid, msg.seq + 1) <= msg.seq
+
     def unread(self, user: MUser, room: MRoom) -> int:
         pointer = room.read[user.uid]
         return sum(
             1
             for m in self.msgs.values()
-            if m.rid == room.rid and m.seq > pointer and m.author != user.uid and not m.deleted
+            if m.rid == room.rid and m.seq > pointer and self.counts_for(user, m)
         )
 
     def unread_map(self, user: MUser) -> dict[str, int]:
@@ -170,8 +181,7 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, RuleBasedStateMachine):
             for m in self.msgs.values()
             if m.rid == room.rid
             and m.seq > pointer
-            and m.author != user.uid
-            and not m.deleted
+            and self.counts_for(user, m)
             and user.uid in m.mentions
         )
 

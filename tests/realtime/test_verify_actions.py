@@ -85,7 +85,8 @@ class ClientState:
                     self.rooms.pop(room.id, None)
                 else:
                     self.upsert_room(room)
-            case MessageCreated(message=message):
+            case MessageCreated(message=message) if message.reply_to is None:
+                # A reply is no room's last message, and counts by `unread.updated` only.
                 state = self.rooms[message.room_id]
                 state["last_message"] = message.model_dump(mode="json")
                 if message.author.id != self.me:
@@ -282,6 +283,24 @@ async def test_channel_join_topic_leave_and_levels(org: Org) -> None:
         1,
         lambda: org[1].client.remove_member(channel.id, org[1].user_id),
         {"room.member_removed"},
+    )
+
+
+async def test_replies(org: Org) -> None:
+    room = await org[0].client.create_group("Replies", [org[1].user_id, org[2].user_id])
+    root = await org[1].client.send_message(room.id, "a root by the viewer")
+    await verify_action(
+        org,
+        1,
+        lambda: org[2].client.send_message(room.id, "a reply", reply_to=root.id),
+        {"message.created", "message.updated", "unread.updated"},
+    )
+    other = await org[0].client.send_message(room.id, "a root the viewer does not follow")
+    await verify_action(
+        org,
+        1,
+        lambda: org[2].client.send_message(room.id, "not for the viewer", reply_to=other.id),
+        {"message.created", "message.updated"},
     )
 
 

@@ -76,6 +76,7 @@ async def do_send_message(
     content: str,
     client_id: str | None = None,
     attachment_ids: Sequence[str] = (),
+    reply_to: str | None = None,
 ) -> tuple[MessageOut, bool]:
     """Store a message and its event; returns (message, created).
 
@@ -94,7 +95,7 @@ async def do_send_message(
         )
     if len(attachment_ids) > 20:
         raise InvalidInput("At most 20 attachments per message.", code="too_many_attachments")
-    request = SendRequest(actor, room_id, content, client_id, tuple(attachment_ids))
+    request = SendRequest(actor, room_id, content, client_id, tuple(attachment_ids), reply_to)
     return await sender_for(services).submit(request)
 
 

@@ -121,6 +121,16 @@ async def message_dicts(
                 "attachments": (await _attachments(hot, seq) if row[10] and not deleted else []),
                 "reactions": reactions.get(seq, []),
                 "pinned": bool(row[19]),
+                "reply_to": row[20],
+                "thread": (
+                    {
+                        "reply_count": row[21],
+                        "last_reply_at": iso(row[22]),
+                        "participant_ids": orjson.loads(row[23]) if row[23] else [],
+                    }
+                    if row[21]
+                    else None
+                ),
             }
         )
     return shown

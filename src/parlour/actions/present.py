@@ -19,6 +19,7 @@ from parlour.schemas import (
     ReactionOut,
     RoomOut,
     SharedRoomOut,
+    ThreadOut,
     UserOut,
 )
 from parlour.storage import messages as message_queries
@@ -80,6 +81,14 @@ class ShownMessage(Protocol):
     def has_reactions(self) -> bool: ...
     @property
     def pinned_at(self) -> datetime | None: ...
+    @property
+    def reply_to(self) -> str | None: ...
+    @property
+    def reply_count(self) -> int: ...
+    @property
+    def last_reply_at(self) -> datetime | None: ...
+    @property
+    def thread_participants(self) -> list[str] | None: ...
 
 
 def user_out(user: ShownUser, presence: PresenceTracker) -> UserOut:
@@ -133,6 +142,18 @@ def message_out(
         attachments=[] if message.deleted else [attachment_out(a) for a in attachments],
         reactions=[ReactionOut(**reaction) for reaction in reactions],
         pinned=message.pinned_at is not None,
+        reply_to=message.reply_to,
+        thread=thread_out(message),
+    )
+
+
+def thread_out(root: ShownMessage) -> ThreadOut | None:
+    if not root.reply_count:
+        return None
+    return ThreadOut(
+        reply_count=root.reply_count,
+        last_reply_at=iso(root.last_reply_at) or "",
+        participant_ids=list(root.thread_participants or []),
     )
 
 

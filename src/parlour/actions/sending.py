@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
+from parlour.actions import threads
 from parlour.actions.context import Actor
 from parlour.actions.present import attachment_out, messages_out, user_out
 from parlour.actions.revocation import revoked_sessions, session_revoked
@@ -44,6 +45,7 @@ class SendRequest:
     content: str
     client_id: str | None
     attachment_ids: tuple[str, ...] = ()
+    reply_to: str | None = None  # the message replied to (its root, if it is a reply itself)
 
 
 SendResult = tuple[MessageOut, bool]  # (message, created)
@@ -101,8 +103,17 @@ async def store_sends(
                 "Some attachments do not exist.", code="attachment_not_found"
             )
     allowed = [index for index in allowed if index in claimed]
+    wanted = {i: (requests[i].room_id, requests[i].reply_to or "") for i in allowed}
+    roots = await threads.thread_roots(
+        ctx, {i: place for i, place in wanted.items() if requests[i].reply_to}
+    )
+    for index, root in roots.items():
+        if not isinstance(root, Message):
+            outcomes[index] = root
+    allowed = [index for index in allowed if isinstance(roots.get(index, None), Message | None)]
+    thread_of = {index: root for index, root in roots.items() if isinstance(root, Message)}
 
-    views = await _insert(services, ctx, requests, allowed, authors, claimed)
+    views = await _insert(services, ctx, requests, allowed, authors, claimed, thread_of)
     for index, view in zip(allowed, views, strict=True):
         outcomes[index] = (view, True)
     for index, request in enumerate(requests):
@@ -207,6 +218,7 @@ async def _insert(
     allowed: Sequence[int],
     authors: dict[tuple[str, str, str], User],
     claimed: dict[int, list[Attachment]],
+    thread_of: dict[int, Message],
 ) -> list[MessageOut]:
     if not allowed:
         return []
@@ -234,6 +246,7 @@ async def _insert(
                 "deleted": False,
                 "created_at": now,
                 "has_attachments": bool(claimed[index]),
+                "reply_to": thread_of[index].id if index in thread_of else None,
             }
         )
     # RETURNING matched by message id rather than by row order: unordered, SQLAlchemy can send
@@ -246,7 +259,8 @@ async def _insert(
     seq_of = {message_id: seq for message_id, seq in result}
     last_seq: dict[str, int] = {}
     for row in rows:
-        last_seq[row["room_id"]] = max(seq_of[row["id"]], last_seq.get(row["room_id"], 0))
+        if row["reply_to"] is None:  # a reply is no room's last message (pages leave it out)
+            last_seq[row["room_id"]] = max(seq_of[row["id"]], last_seq.get(row["room_id"], 0))
     # One executemany for every attachment claimed.
     attachments_table = Attachment.metadata.tables["attachments"]
     claims = [
@@ -263,12 +277,13 @@ async def _insert(
         )
     # One executemany for every room touched.
     rooms = Room.metadata.tables["rooms"]
-    await ctx.session.execute(
-        update(rooms)
-        .where(rooms.c.id == bindparam("room"))
-        .values(last_message_seq=bindparam("seq"), last_activity_at=bindparam("at")),
-        [{"room": room_id, "seq": seq, "at": now} for room_id, seq in last_seq.items()],
-    )
+    if last_seq:
+        await ctx.session.execute(
+            update(rooms)
+            .where(rooms.c.id == bindparam("room"))
+            .values(last_message_seq=bindparam("seq"), last_activity_at=bindparam("at")),
+            [{"room": room_id, "seq": seq, "at": now} for room_id, seq in last_seq.items()],
+        )
     # The shape of present.message_out, built from the inserted rows: that helper wants an ORM
     # Message, and a transient one per message would cost what the Core insert saved.
     # Encoded once, when the event's payload is: the REST answer and the ack reuse the text.
@@ -287,6 +302,8 @@ async def _insert(
             attachments=[attachment_out(a) for a in claimed[index]],
             reactions=[],
             pinned=False,
+            reply_to=row["reply_to"],
+            thread=None,
         )
         for index, row in zip(allowed, rows, strict=True)
     ]
@@ -300,5 +317,21 @@ async def _insert(
             )
             for index, view in zip(allowed, views, strict=True)
         ],
+    )
+    await threads.after_replies(
+        services,
+        ctx,
+        [
+            threads.NewReply(
+                thread_of[index],
+                seq_of[row["id"]],
+                row["author_id"],
+                row["mentions"],
+                requests[index].actor.org_id,
+            )
+            for index, row in zip(allowed, rows, strict=True)
+            if index in thread_of
+        ],
+        now,
     )
     return views

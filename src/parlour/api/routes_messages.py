@@ -13,6 +13,7 @@ from parlour.actions import messages as message_actions
 from parlour.actions.attachments import INLINE_SAFE
 from parlour.actions.context import Actor
 from parlour.actions.pages import message_page_json
+from parlour.actions.thread_page import thread_page_json
 from parlour.api.deps import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -95,7 +96,13 @@ async def send_answer(
     if wait is not None:
         raise RateLimited("Too many messages; slow down.", retry_after=wait)
     message, created = await message_actions.do_send_message(
-        services, actor, room_id, body.content, body.client_id, body.attachment_ids or ()
+        services,
+        actor,
+        room_id,
+        body.content,
+        body.client_id,
+        body.attachment_ids or (),
+        body.reply_to,
     )
     # The text the event's payload was spliced around (events.types.EncodedMessage): the answer
     # costs no second encoding. The same JSON as the declared MessageOut, byte for byte.
@@ -134,6 +141,23 @@ async def message_history(
     message_id: MessageIdPath, actor: CurrentActor, services: ServicesDep
 ) -> list[MessageVersionOut]:
     return await message_actions.message_history(services, actor, message_id)
+
+
+@router.get(
+    "/messages/{message_id}/thread",
+    response_model=list[MessageOut],
+    responses=error_responses(401, 404, 422),
+)
+async def thread(
+    message_id: MessageIdPath,
+    actor: CurrentActor,
+    services: ServicesDep,
+    after: AfterIdQuery = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    # Built as JSON from driver rows, like a room's page: the same document as list[MessageOut].
+    page = await thread_page_json(services, actor, message_id, after=after, limit=limit)
+    return Response(page, media_type="application/json")
 
 
 @router.get("/messages", response_model=list[MessageOut], responses=error_responses(401, 404, 422))

@@ -44,6 +44,14 @@ class Reaction(_Model):
     user_ids: list[str]
 
 
+class Thread(_Model):
+    """A root's replies in summary."""
+
+    reply_count: int
+    last_reply_at: str
+    participant_ids: list[str]
+
+
 class Message(_Model):
     id: str
     room_id: str
@@ -58,6 +66,8 @@ class Message(_Model):
     attachments: list[Attachment] = []
     reactions: list[Reaction] = []
     pinned: bool = False
+    reply_to: str | None = None
+    thread: Thread | None = None
 
 
 class MessageVersion(_Model):

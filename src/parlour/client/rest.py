@@ -328,14 +328,17 @@ class ParlourClient:
         content: str,
         client_id: str | None = None,
         attachment_ids: Sequence[str] | None = None,
+        reply_to: str | None = None,
     ) -> Message:
-        """Post a message; answers once it is durably stored. Reusing a client_id returns the
-        first message instead of a duplicate."""
+        """Post a message (a reply in `reply_to`'s thread, if given); answers once it is durably
+        stored. Reusing a client_id returns the first message instead of a duplicate."""
         body: dict[str, Any] = {"content": content}
         if client_id is not None:
             body["client_id"] = client_id
         if attachment_ids is not None:
             body["attachment_ids"] = list(attachment_ids)
+        if reply_to is not None:
+            body["reply_to"] = reply_to
         response = await self._request("POST", f"{API}/rooms/{room_id}/messages", body=body)
         return Message.model_validate_json(response.content)
 
@@ -365,6 +368,15 @@ class ParlourClient:
                     delay = max(delay, exc.retry_after)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def thread(
+        self, message_id: str, after: str | None = None, limit: int | None = None
+    ) -> list[Message]:
+        """A root's replies, oldest first (the id of a reply reads its root's thread)."""
+        response = await self._request(
+            "GET", f"{API}/messages/{message_id}/thread", params={"after": after, "limit": limit}
+        )
+        return _messages.validate_json(response.content)
 
     async def edit_message(self, message_id: str, content: str) -> Message:
         response = await self._request(

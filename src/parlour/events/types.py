@@ -129,7 +129,9 @@ class _MessageEvent(DurableEvent):
 
 class MessageCreated(_MessageEvent):
     """A new message. Clients add one to the room's unread count when someone else wrote it
-    (no `unread.updated` follows a new message)."""
+    and it is not a reply (no `unread.updated` follows). A reply (`reply_to` set) counts only for
+    its thread's followers, who get `unread.updated`; its root's new summary follows as
+    `message.updated`."""
 
     type: Literal["message.created"] = "message.created"
 

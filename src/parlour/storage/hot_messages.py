@@ -23,17 +23,31 @@ IS_MEMBER = HotQuery(f"SELECT {_IS_MEMBER_NOW}")
 MESSAGE_COLUMNS = """m.seq, m.id, m.author_id, m.content, m.html, m.mentions, m.client_id,
     m.deleted, m.created_at, m.edited_at, m.has_attachments,
     u.email, u.full_name, u.status, u.is_admin, u.is_active, u.last_seen_at, m.room_id,
-    m.has_reactions, m.pinned_at IS NOT NULL"""
+    m.has_reactions, m.pinned_at IS NOT NULL,
+    m.reply_to, m.reply_count, m.last_reply_at, m.thread_participants"""
 
 # Assembled from this module's constants only (values are bound), hence its `nosec B608`.
 # A page: the membership check rides along, so that a member's page is one statement (one round
 # trip on PostgreSQL); an empty answer is told apart from "not a member" by IS_MEMBER afterwards.
+# A room's page leaves replies out (they are read by thread, THREAD_PAGE).
 _PAGE = f"""SELECT {MESSAGE_COLUMNS}
 FROM messages m JOIN users u ON u.id = m.author_id
-WHERE m.room_id = ? AND m.seq > ? AND m.seq < ? AND {_IS_MEMBER_NOW}
+WHERE m.room_id = ? AND m.seq > ? AND m.seq < ? AND m.reply_to IS NULL AND {_IS_MEMBER_NOW}
 ORDER BY m.seq"""  # noqa: S608  # nosec B608
 PAGE_NEWEST = HotQuery(_PAGE + " DESC LIMIT ?")
 PAGE_OLDEST = HotQuery(_PAGE + " LIMIT ?")
+
+# A thread's replies after a position, oldest first (the caller checked the root is readable).
+THREAD_PAGE = HotQuery(
+    f"""SELECT {MESSAGE_COLUMNS}
+FROM messages m JOIN users u ON u.id = m.author_id
+WHERE m.reply_to = ? AND m.seq > ?
+ORDER BY m.seq LIMIT ?"""  # noqa: S608  # nosec B608
+)
+
+# Where a message is: its room, and its root when it is a reply.
+MESSAGE_PLACE = HotQuery("SELECT room_id, reply_to FROM messages WHERE id = ?")
+SEQ_IN_THREAD = HotQuery("SELECT seq FROM messages WHERE id = ? AND reply_to = ?")
 
 SEQ_IN_ROOM = HotQuery("SELECT seq FROM messages WHERE id = ? AND room_id = ?")
 
@@ -60,6 +74,10 @@ MENTIONS_MEMBER = (
     """CAST(m.mentions AS TEXT) LIKE '%"' || replace(ms.user_id, '_', '\\_') || '"%' ESCAPE '\\'"""
 )
 
+# A reply counts as unread only for its thread's followers (actions/threads.py).
+FOLLOWED = """(m.reply_to IS NULL OR EXISTS (SELECT 1 FROM thread_followers f
+    WHERE f.root_id = m.reply_to AND f.user_id = ms.user_id AND f.since_seq <= m.seq))"""
+
 # Per room, others' live messages after my read pointer, those that mention me, and what decides
 # whether the room counts in my total (storage.messages.unread_counts).
 UNREAD_BY_ROOM = HotQuery(
@@ -67,7 +85,7 @@ UNREAD_BY_ROOM = HotQuery(
         r.type, ms.notify
     FROM memberships ms JOIN rooms r ON r.id = ms.room_id
     JOIN messages m ON m.room_id = ms.room_id AND m.seq > ms.last_read_seq
-        AND m.author_id != ms.user_id AND m.deleted = false
+        AND m.author_id != ms.user_id AND m.deleted = false AND {FOLLOWED}
     WHERE ms.user_id = ? AND ms.end_event_id IS NULL
     GROUP BY ms.room_id, r.type, ms.notify"""  # noqa: S608  # nosec B608
 )

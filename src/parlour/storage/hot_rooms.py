@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from parlour.storage.hot import HotQuery, HotReader, Row
-from parlour.storage.hot_messages import MENTIONS_MEMBER, MESSAGE_COLUMNS
+from parlour.storage.hot_messages import FOLLOWED, MENTIONS_MEMBER, MESSAGE_COLUMNS
 
 _MINE = "ms.user_id = ? AND ms.end_event_id IS NULL"
 # Of my unread messages in the room (others' live ones after my read pointer): `what`.
-_UNREAD = """(SELECT {what} FROM messages m WHERE m.room_id = r.id AND m.seq > ms.last_read_seq
-        AND m.author_id != ms.user_id AND m.deleted = false)"""
+_UNREAD = f"""(SELECT {{what}} FROM messages m WHERE m.room_id = r.id AND m.seq > ms.last_read_seq
+        AND m.author_id != ms.user_id AND m.deleted = false AND {FOLLOWED})"""  # noqa: S608  # nosec B608
 
 # The statements below are assembled from this module's constants only (never from a value: values
 # are bound), hence their `nosec B608`.

@@ -17,8 +17,10 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    exists,
     func,
     literal,
+    or_,
     select,
     table,
     text,
@@ -26,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.domain import notify
-from parlour.storage.models import Attachment, Membership, Message, Room
+from parlour.storage.models import Attachment, Membership, Message, Room, ThreadFollower
 from parlour.storage.users import escape_like
 
 
@@ -68,6 +70,10 @@ class MessageRow:
     edited_at: datetime | None
     has_reactions: bool
     pinned_at: datetime | None
+    reply_to: str | None
+    reply_count: int
+    last_reply_at: datetime | None
+    thread_participants: list[str] | None
 
 
 # The column order is MessageRow's field order: rows become MessageRow(*row).
@@ -96,6 +102,15 @@ _UNREAD_OF_MEMBERSHIP = and_(
     Message.seq > Membership.last_read_seq,
     Message.author_id != Membership.user_id,
     Message.deleted.is_(False),
+    # A reply counts only for the thread's followers (actions/threads.py).
+    or_(
+        Message.reply_to.is_(None),
+        exists().where(
+            ThreadFollower.root_id == Message.reply_to,
+            ThreadFollower.user_id == Membership.user_id,
+            ThreadFollower.since_seq <= Message.seq,
+        ),
+    ),
 )
 
 
@@ -126,6 +141,7 @@ async def unread_counts(
     """Unread messages per room: others' live messages after my read pointer (an index range)."""
     stmt = (
         select(Membership.room_id, *_counted(), Room.type, Membership.notify)
+        .select_from(Membership)
         .join(Message, _UNREAD_OF_MEMBERSHIP)
         .join(Room, Room.id == Membership.room_id)
         .where(Membership.user_id == user_id, Membership.end_event_id.is_(None))
@@ -153,6 +169,7 @@ async def unread_counts_of_users(
         return {}
     stmt = (
         select(Membership.user_id, Membership.room_id, *_counted(), Room.type, Membership.notify)
+        .select_from(Membership)
         .join(Message, _UNREAD_OF_MEMBERSHIP)
         .join(Room, Room.id == Membership.room_id)
         .where(Membership.user_id.in_(users), Membership.end_event_id.is_(None))
@@ -274,6 +291,7 @@ async def unread_by_member(session: AsyncSession, room_id: str) -> dict[str, Unr
     """Each current member's unread count in one room, in one grouped query."""
     stmt = (
         select(Membership.user_id, *_counted())
+        .select_from(Membership)
         .join(Message, _UNREAD_OF_MEMBERSHIP)
         .where(Membership.room_id == room_id, Membership.end_event_id.is_(None))
         .group_by(Membership.user_id)

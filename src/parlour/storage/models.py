@@ -208,6 +208,12 @@ class Message(Base):
     # A pin is a property of the message in its room: one row to write, nothing to join on a page.
     pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     pinned_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # A reply: its thread root's id (pages of the room leave replies out). A root: the summary of
+    # its replies, kept on its row so a page shows it without reading the replies.
+    reply_to: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reply_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    thread_participants: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         # History pages and unread counts; author and tombstone let unread counting stay in
@@ -216,6 +222,14 @@ class Message(Base):
         Index("ix_messages_author_seq", "author_id", "seq"),
         # Idempotent sends: one message per (sender, client_id), whatever the retries.
         UniqueConstraint("author_id", "client_id", name="ux_messages_client_id"),
+        # A thread's replies in order.
+        Index(
+            "ix_messages_reply_to_seq",
+            "reply_to",
+            "seq",
+            sqlite_where=text("reply_to IS NOT NULL"),
+            postgresql_where=text("reply_to IS NOT NULL"),
+        ),
         # A room's pins, newest first.
         Index(
             "ix_messages_room_pinned",
@@ -247,6 +261,21 @@ class Reaction(Base):
         UniqueConstraint("message_seq", "emoji", "user_id", name="ux_reactions_once"),
         Index("ix_reactions_room_message", "room_id", "message_seq"),
     )
+
+
+class ThreadFollower(Base):
+    """Someone who follows a thread: its root's author, everyone who replied, everyone mentioned
+    in a reply. A reply counts as unread only for them, and only from `since_seq` on: replies
+    before someone joined the conversation do not turn unread when they do."""
+
+    __tablename__ = "thread_followers"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    root_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    since_seq: Mapped[int] = mapped_column(SeqInt)
+
+    __table_args__ = (UniqueConstraint("root_id", "user_id", name="ux_thread_followers"),)
 
 
 class SavedMessage(Base):
