@@ -113,3 +113,18 @@ async def test_a_reply_and_its_roots_summary_are_events(org: Org) -> None:
         assert updated.message.thread.reply_count == 1
         counts = await stream.wait_for(lambda e: e.type == "unread.updated")
         assert (counts.data["room_id"], counts.data["unread_count"]) == (room.id, 1)
+
+
+async def test_a_reply_over_the_socket(org: Org) -> None:
+    ada, bea = org[0], org[1]
+    room = await ada.client.create_group("Socket replies", [bea.user_id])
+    root = await ada.client.send_message(room.id, "root")
+    async with bea.client.events() as stream:
+        await stream.send(room.id, "over the socket", "socket-reply-1", reply_to=root.id)
+        ack = await stream.wait_for(lambda e: e.type == "ack")
+        assert ack.message.reply_to == root.id
+        await stream.send(room.id, "to nothing", "socket-reply-2", reply_to="no-such-message")
+        refused = await stream.wait_for(lambda e: e.type == "error")
+        assert refused.data["error"]["code"] == "message_not_found"
+        assert refused.data["client_id"] == "socket-reply-2"
+    assert [m.content for m in await ada.client.thread(root.id)] == ["over the socket"]

@@ -287,11 +287,13 @@ async def _handle(
             content = frame.get("content")
             if not isinstance(content, str):
                 raise InvalidInput("`content` must be a string.", code="invalid_frame")
+            # A reply (API.md, v1 additions): optional, an id like the others.
+            reply_to = _id_field(frame, "reply_to") if frame.get("reply_to") is not None else None
             if len(in_flight) >= MAX_SENDS_IN_FLIGHT:
                 raise RateLimited("Too many sends in flight.", retry_after=1, code="rate_limited")
             # Sends run concurrently so one socket can fill a group commit; acks carry client_id.
             task = asyncio.create_task(
-                _send(services, realtime, actor, subscriber, room_id, content, client_id)
+                _send(services, actor, subscriber, room_id, content, client_id, reply_to)
             )
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
@@ -319,16 +321,16 @@ def _unavailable() -> Unavailable:
 
 async def _send(
     services: Services,
-    realtime: Realtime,
     actor: Actor,
     subscriber: Subscriber,
     room_id: str,
     content: str,
     client_id: str,
+    reply_to: str | None,
 ) -> None:
     try:
         message, _ = await message_actions.do_send_message(
-            services, actor, room_id, content, client_id
+            services, actor, room_id, content, client_id, reply_to=reply_to
         )
     except ParlourError as error:
         subscriber.push(_error_frame(error, client_id))

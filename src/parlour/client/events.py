@@ -204,15 +204,19 @@ class EventStream:
                     return event
         raise ConnectionLost("event stream closed before a matching frame arrived")
 
-    async def send(self, room_id: str, content: str, client_id: str) -> None:
-        """Post a message over the socket; the answer comes later as an `ack` (or `error`) frame.
+    async def send(
+        self, room_id: str, content: str, client_id: str, reply_to: str | None = None
+    ) -> None:
+        """Post a message (a reply in `reply_to`'s thread, if given) over the socket; the answer
+        comes later as an `ack` (or `error`) frame.
 
         If the socket is down this waits for the reconnect and writes then; that is safe because
         the server de-duplicates by `client_id`.
         """
-        await self._send_frame(
-            {"type": "send", "room_id": room_id, "content": content, "client_id": client_id}
-        )
+        frame = {"type": "send", "room_id": room_id, "content": content, "client_id": client_id}
+        if reply_to is not None:
+            frame["reply_to"] = reply_to
+        await self._send_frame(frame)
 
     async def typing(self, room_id: str) -> None:
         await self._send_frame({"type": "typing", "room_id": room_id})
