@@ -76,6 +76,8 @@ MESSAGE = MessageOut(
     attachments=[],
     reactions=[],
     pinned=False,
+    reply_to=None,
+    thread=None,
 )
 SHARED = SharedRoomOut(
     id="r-1",
