@@ -76,8 +76,8 @@ async def load_demo(services: Services) -> list[tuple[str, str, str]]:
 
 
 async def _demo_channels(services: Services, actors: list[Actor]) -> None:
-    """Two channels: one with a topic that some have joined, its talk with reactions and a pin;
-    one nobody but its creator has joined yet (to find under Browse channels)."""
+    """Two channels: one with a topic that some have joined, its talk with reactions, a pin and a
+    thread; one nobody but its creator has joined yet (to find under Browse channels)."""
     ada, grace, alan, katherine = actors[:4]
     channel = await do_create_channel(
         services, ada, "announcements", "Company news: releases, events, office life"
@@ -93,4 +93,11 @@ async def _demo_channels(services: Services, actors: list[Actor]) -> None:
         await do_react(services, someone, news.id, emoji)
     await do_react(services, ada, party.id, "❤️")
     await do_pin(services, ada, news.id)
+    # A thread under the party announcement.
+    for someone, text in [
+        (katherine, "Can we move it to 5:30? I have a review until 5."),
+        (grace, "Sure, 5:30 it is."),
+        (alan, "Works for me. @Katherine Johnson I'll save you some cake."),
+    ]:
+        await do_send_message(services, someone, channel.id, text, reply_to=party.id)
     await do_create_channel(services, katherine, "random", "Anything goes: links, jokes, lunch")
