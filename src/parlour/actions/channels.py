@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from parlour.actions.checks import check_name, check_room_access, check_topic
+from parlour.actions.checks import (
+    check_member_count,
+    check_name,
+    check_room_access,
+    check_topic,
+)
 from parlour.actions.context import Actor
 from parlour.actions.rooms import (
     active_members,
@@ -19,7 +24,7 @@ from parlour.actions.rooms import (
     get_room,
     room_for_actor,
 )
-from parlour.errors import InvalidInput, NotFound
+from parlour.errors import NotFound
 from parlour.events.types import RoomMemberAdded
 from parlour.ids import new_id
 from parlour.schemas import ChannelOut, RoomOut
@@ -40,12 +45,7 @@ async def do_create_channel(
     clean_name = check_name(name, limits, field="name")
     clean_topic = None if topic is None else check_topic(topic)
     everyone = list(dict.fromkeys([actor.user_id, *member_ids]))
-    if len(everyone) > limits.group_members:
-        raise InvalidInput(
-            f"A channel has at most {limits.group_members} members.",
-            code="too_many_members",
-            details={"limit": limits.group_members},
-        )
+    check_member_count(limits, len(everyone))
 
     async def job(ctx: WriteContext) -> RoomOut:
         await active_members(ctx, actor, everyone)
@@ -81,12 +81,7 @@ async def do_join(services: Services, actor: Actor, room_id: str) -> RoomOut:
         if channel is None:
             raise NotFound("No such room.", code="room_not_found")
         members = await room_queries.member_ids(ctx.session, channel.id)
-        if len(members) >= services.limits.group_members:
-            raise InvalidInput(
-                f"A channel has at most {services.limits.group_members} members.",
-                code="too_many_members",
-                details={"limit": services.limits.group_members},
-            )
+        check_member_count(services.limits, len(members) + 1)
         announced, added = await add_memberships(
             services, ctx, actor, channel, [actor.user_id], set(), event_type=RoomMemberAdded
         )

@@ -35,6 +35,16 @@ def check_group_admin(room: Room, membership: Membership) -> None:
         raise Forbidden("Only a room admin can do this.", code="not_room_admin")
 
 
+def check_member_count(limits: Limits, count: int) -> None:
+    """A group or channel holds at most `group_members` people; over it nothing is stored."""
+    if count > limits.group_members:
+        raise InvalidInput(
+            f"A group or channel has at most {limits.group_members} members.",
+            code="too_many_members",
+            details={"limit": limits.group_members},
+        )
+
+
 def check_topic(topic: str) -> str | None:
     """A channel's topic, trimmed (empty: no topic); NUL and length are refused."""
     cleaned = topic.strip()

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from parlour.actions.checks import check_group_admin, check_name, check_room_access, check_topic
+from parlour.actions.checks import (
+    check_group_admin,
+    check_member_count,
+    check_name,
+    check_room_access,
+    check_topic,
+)
 from parlour.actions.context import Actor
 from parlour.actions.present import NOTHING_UNREAD, room_views_for, rooms_out, shared_room_view
 from parlour.domain import notify
@@ -225,12 +231,7 @@ async def do_create_group(
     limits = services.limits
     clean_name = check_name(name, limits, field="name")
     everyone = list(dict.fromkeys([actor.user_id, *member_ids]))
-    if len(everyone) > limits.group_members:
-        raise InvalidInput(
-            f"A group has at most {limits.group_members} members.",
-            code="too_many_members",
-            details={"limit": limits.group_members},
-        )
+    check_member_count(limits, len(everyone))
 
     async def job(ctx: WriteContext) -> RoomOut:
         await active_members(ctx, actor, everyone)
@@ -317,12 +318,7 @@ async def do_add_members(
         await active_members(ctx, actor, user_ids)
         current = set(await room_queries.member_ids(ctx.session, room.id))
         new = [uid for uid in dict.fromkeys(user_ids) if uid not in current]
-        if len(current) + len(new) > services.limits.group_members:
-            raise InvalidInput(
-                f"A group has at most {services.limits.group_members} members.",
-                code="too_many_members",
-                details={"limit": services.limits.group_members},
-            )
+        check_member_count(services.limits, len(current) + len(new))
         if not new:
             return None  # nothing changed, nothing announced: read it as any request would
         announced, _ = await add_memberships(
