@@ -1,17 +1,18 @@
 // The Chatbox: a non-modal dialog docked at the side (full page on a phone) holding the room list
-// and the open room. It is created when opened and removed when closed, so its controls exist in
+// and the open room (or Browse channels, or the preview of a channel not joined yet). It is created when opened and removed when closed, so its controls exist in
 // the page only while visible and never shadow other controls with similar names.
 
 import { h } from './dom.js';
-import { post } from './api.js';
+import { get, post } from './api.js';
 import * as store from './store.js';
 import { mountRoomList } from './roomlist.js';
 import { mountRoomView } from './roomview.js';
+import { mountBrowse, mountChannelPreview } from './channels.js';
 import { openNewChat } from './dialogs.js';
 import { toast } from './popups.js';
 
 const phone = window.matchMedia('(max-width: 640px)');
-let box = null; // {el, search, list, main, view, roomId}
+let box = null; // {el, search, list, main, view, roomId, browseBtn}
 let returnFocus = null; // the Chat button
 let navigate = () => {};
 let onClosed = () => {};
@@ -41,6 +42,23 @@ export function openChatbox({ roomId, messageId } = {}) {
   else box.search.focus();
 }
 
+/** The Browse channels pane: every channel of the organization, with Join. */
+export function showBrowse() {
+  if (!box) build();
+  box.view?.destroy();
+  box.roomId = null;
+  box.view = mountBrowse(box.main, {
+    onBack: showList,
+    onOpen: (id) => navigate(`#/room/${encodeURIComponent(id)}`),
+    onCreate: () => openNewChat(afterCreate, { kind: 'channel' }),
+  });
+  box.list.setActive(null);
+  box.browseBtn.setAttribute('aria-current', 'true');
+  box.el.dataset.view = 'room';
+  onClosed(); // the URL no longer names a room
+  box.view.focusComposer();
+}
+
 export function closeChatbox() {
   if (!box) return;
   box.view?.destroy();
@@ -58,6 +76,8 @@ function build() {
     placeholder: 'Search or start a new chat',
   });
   const listHost = h('div', { class: 'cb-list' });
+  const browseBtn = h('button', { type: 'button', class: 'browse-btn', onclick: showBrowse },
+    h('span', { class: 'hash', 'aria-hidden': 'true' }, '#'), 'Browse channels');
   const main = h('div', { class: 'cb-main' }, placeholder());
   const el = h('div', { class: 'chatbox', role: 'dialog', 'aria-label': 'Chatbox', 'data-view': 'list' },
     h('div', { class: 'cb-side' },
@@ -65,7 +85,7 @@ function build() {
         h('h2', {}, 'Conversations'),
         h('button', { type: 'button', onclick: () => openNewChat(afterCreate) }, 'New'),
         h('button', { type: 'button', class: 'icon', 'aria-label': 'Close', title: 'Close (Esc)', onclick: closeChatbox }, '×')),
-      search, listHost),
+      search, browseBtn, listHost),
     main);
   const list = mountRoomList(listHost, {
     onOpenRoom: (id) => navigate(`#/room/${encodeURIComponent(id)}`),
@@ -77,26 +97,57 @@ function build() {
     if (e.key === 'Enter') { e.preventDefault(); listHost.querySelector('button.row')?.click(); }
   });
   document.body.append(el);
-  box = { el, search, list, main, view: null, roomId: null };
+  box = { el, search, list, main, view: null, roomId: null, browseBtn };
   returnFocus?.setAttribute('aria-expanded', 'true');
 }
 
 function placeholder() {
-  return h('p', { class: 'muted center cb-empty' }, 'Choose a conversation, or start one with New.');
+  return h('p', { class: 'muted center cb-empty' }, 'Choose a conversation, start one with New, or browse channels.');
 }
 
 function showRoom(roomId, messageId) {
   if (box.roomId !== roomId) {
     box.view?.destroy();
     box.roomId = roomId;
-    box.view = mountRoomView(box.main, roomId, { onBack: showList, onLeft: leftRoom });
+    box.view = mountFor(roomId);
     box.list.setActive(roomId);
+    box.browseBtn.removeAttribute('aria-current');
+  } else if (!store.state.rooms.has(roomId) && !store.channel(roomId)) {
+    store.fetchRoom(roomId).catch(() => {});
   }
   box.el.dataset.view = 'room';
-  if (!store.state.rooms.has(roomId)) store.fetchRoom(roomId).catch(() => {});
   box.view.focusComposer();
   box.view.markReadIfVisible();
   if (messageId) box.view.focusMessage(messageId);
+}
+
+/**
+ * The room view of a room of mine, or the preview (with Join) of a channel I have not joined: the
+ * server answers 404 to a non-member's GET of the room, and the channel list then tells which.
+ */
+function mountFor(roomId) {
+  const c = store.channel(roomId);
+  if (!store.state.rooms.has(roomId) && c && !c.joined) {
+    return mountChannelPreview(box.main, roomId, { onBack: showList, onJoined: () => remount(roomId) });
+  }
+  const view = mountRoomView(box.main, roomId, { onBack: showList, onLeft: leftRoom });
+  if (!store.state.rooms.has(roomId)) {
+    store.fetchRoom(roomId).catch(async (err) => {
+      if (err.status !== 404) return;
+      try { store.rememberChannels(await get('/channels')); } catch { return; }
+      if (store.channel(roomId) && !store.state.rooms.has(roomId)) remount(roomId);
+    });
+  }
+  return view;
+}
+
+/** The same room again, as what it is now (joined: the room view; not joined: the preview). */
+function remount(roomId) {
+  if (!box || box.roomId !== roomId) return;
+  box.view?.destroy();
+  box.view = mountFor(roomId);
+  box.view.focusComposer();
+  box.view.markReadIfVisible();
 }
 
 /** Phone layout: back from the room to the list. */
@@ -113,6 +164,7 @@ function leftRoom() {
   box.roomId = null;
   box.main.replaceChildren(placeholder());
   box.list.setActive(null);
+  box.browseBtn.removeAttribute('aria-current');
   showList();
   onClosed(); // the URL no longer names a room
 }

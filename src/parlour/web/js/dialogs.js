@@ -1,4 +1,4 @@
-// The "New" dialog (Direct / Group) and the suggestion list used by every people picker
+// The "New" dialog (Direct / Group / Channel) and the suggestion list used by every people picker
 // (User, Members, adding group members, @mentions).
 
 import { h, nextId, debounce } from './dom.js';
@@ -101,8 +101,10 @@ function field(labelText, input) {
   return { wrap, err, setError };
 }
 
+export const TOPIC_CHARS = 250;
+
 /** Opens the modal "New" dialog. onCreated(room) runs after the server created (or found) it. */
-export function openNewChat(onCreated) {
+export function openNewChat(onCreated, { kind: firstKind = 'direct' } = {}) {
   const titleId = nextId('new-title');
   const dlg = h('dialog', { class: 'modal', 'aria-labelledby': titleId });
   const form = h('form', { novalidate: true });
@@ -111,7 +113,7 @@ export function openNewChat(onCreated) {
   const kindName = nextId('kind');
   const radio = (value, text, checked) => h('label', { class: 'choice' },
     h('input', { type: 'radio', name: kindName, value, checked, onchange: () => showKind(value) }), ` ${text}`);
-  let kind = 'direct';
+  let kind = firstKind;
   let direct = null; // picked user
   const members = new Map(); // picked users for a group
   let fields = {};
@@ -121,7 +123,7 @@ export function openNewChat(onCreated) {
   function showKind(value) {
     kind = value;
     formError.textContent = '';
-    if (value === 'direct') buildDirect(); else buildGroup();
+    if (value === 'direct') buildDirect(); else if (value === 'channel') buildChannel(); else buildGroup();
   }
 
   function buildDirect() {
@@ -177,6 +179,41 @@ export function openNewChat(onCreated) {
     nameInput.focus();
   }
 
+  function buildChannel() {
+    const nameInput = h('input', { type: 'text', maxlength: '200', placeholder: 'e.g. launch-plans', autocomplete: 'off' });
+    const name = field('Channel name', nameInput);
+    // The "#" is shown before the box (a channel shows as "# name"); typing one too is harmless.
+    name.wrap.replaceChildren(name.wrap.firstChild, h('span', { class: 'hash-input' },
+      h('span', { class: 'hash', 'aria-hidden': 'true' }, '#'), nameInput), name.err);
+    const topicInput = h('input', { type: 'text', maxlength: String(TOPIC_CHARS), placeholder: 'What is this channel about? (optional)' });
+    const topic = field('Topic', topicInput);
+    const left = h('span', { class: 'hint counter', 'aria-hidden': 'true' });
+    const showLeft = () => {
+      const n = TOPIC_CHARS - topicInput.value.length;
+      left.textContent = n < 50 ? `${n} characters left` : '';
+    };
+    topicInput.addEventListener('input', () => { showLeft(); topic.setError(''); });
+    nameInput.addEventListener('input', () => name.setError(''));
+    topic.wrap.append(left, topic.err);
+    fields = { name, nameInput, topic, topicInput };
+    body.replaceChildren(name.wrap, topic.wrap,
+      h('p', { class: 'hint' }, 'Anyone in your organization can find this channel in Browse channels and join it.'));
+    nameInput.focus();
+  }
+
+  async function createChannel() {
+    const name = fields.nameInput.value.trim().replace(/^#+\s*/, '');
+    const topic = fields.topicInput.value.trim();
+    fields.name.setError(name ? '' : 'Enter a channel name.');
+    if (!name) { fields.nameInput.focus(); return null; }
+    if (topic.length > TOPIC_CHARS) {
+      fields.topic.setError(`A topic is at most ${TOPIC_CHARS} characters.`);
+      fields.topicInput.focus();
+      return null;
+    }
+    return post('/rooms', { type: 'channel', name, ...(topic ? { topic } : {}) });
+  }
+
   async function createDirect() {
     let who = direct;
     if (!who && fields.userInput.value.trim()) who = await resolveTyped(fields.userInput.value, new Set());
@@ -200,10 +237,16 @@ export function openNewChat(onCreated) {
   /** Puts a server error next to the field it is about, else next to Create. */
   function showServerError(err) {
     const about = JSON.stringify(err.details || {}) + err.code;
-    const target = kind === 'direct' ? fields.user
-      : /name/.test(about) && !/member/.test(about) ? fields.name
-        : /member|user/.test(about) ? fields.mem : null;
-    if (target) target.setError(err.message); else formError.textContent = err.message;
+    let target = null;
+    if (kind === 'direct') target = fields.user;
+    else if (kind === 'channel') target = /topic/.test(about) ? fields.topic : /name/.test(about) ? fields.name : null;
+    else target = /name/.test(about) && !/member/.test(about) ? fields.name : /member|user/.test(about) ? fields.mem : null;
+    if (target) {
+      target.setError(err.message);
+      (target === fields.topic ? fields.topicInput : target === fields.name ? fields.nameInput : null)?.focus();
+    } else {
+      formError.textContent = err.message;
+    }
   }
 
   const createBtn = h('button', { type: 'submit', class: 'primary' }, 'Create');
@@ -212,7 +255,7 @@ export function openNewChat(onCreated) {
     formError.textContent = '';
     createBtn.disabled = true;
     try {
-      const room = await (kind === 'direct' ? createDirect() : createGroup());
+      const room = await (kind === 'direct' ? createDirect() : kind === 'channel' ? createChannel() : createGroup());
       if (room) { dlg.close(); onCreated(room); }
     } catch (err) {
       showServerError(err);
@@ -224,7 +267,8 @@ export function openNewChat(onCreated) {
   form.append(
     h('h2', { id: titleId }, 'New conversation'),
     h('fieldset', { class: 'kind' }, h('legend', {}, 'Type'),
-      radio('direct', 'Direct', true), radio('group', 'Group', false)),
+      radio('direct', 'Direct', kind === 'direct'), radio('group', 'Group', kind === 'group'),
+      radio('channel', 'Channel', kind === 'channel')),
     body, formError,
     h('div', { class: 'actions' },
       h('button', { type: 'button', onclick: () => dlg.close() }, 'Cancel'), createBtn));
@@ -232,7 +276,7 @@ export function openNewChat(onCreated) {
   dlg.addEventListener('close', () => dlg.remove());
   document.body.append(dlg);
   dlg.showModal();
-  buildDirect();
+  showKind(kind);
 }
 
 /** A modal showing every version of a message, oldest first. */

@@ -47,6 +47,11 @@ export function avatar(name, status) {
     status ? h('span', { class: `dot dot-${status}` }) : null);
 }
 
+/** A channel's avatar: its "#" mark (the name is printed beside it). */
+export function channelAvatar() {
+  return h('span', { class: 'avatar channel-avatar', 'aria-hidden': 'true' }, '#');
+}
+
 export function debounce(fn, ms) {
   let t;
   return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };

@@ -6,9 +6,12 @@ import { get } from './api.js';
 import * as store from './store.js';
 import { startEdit, messageBody } from './roomview.js';
 import { setSaved } from './reactions.js';
+import { roomAvatar, roomCounts } from './roomlist.js';
 
 const roomHref = (id, messageId) => `#/room/${encodeURIComponent(id)}${messageId ? `/msg/${encodeURIComponent(messageId)}` : ''}`;
 const fullTime = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+const TYPE_LABEL = { direct: 'Direct', group: 'Group', channel: 'Channel' };
+const LEVEL_LABEL = { all: 'All', mentions: 'Mentions', none: 'None' };
 
 function labelled(text, input) {
   input.id = input.id || nextId('p');
@@ -39,14 +42,17 @@ export function roomsPage(main) {
       host.replaceChildren(h('p', { class: 'muted' }, q ? 'No rooms match.' : 'You are not in any room yet.'));
       return;
     }
-    host.replaceChildren(table(['Name', 'Type', 'Members', 'Last activity', 'Unread'], rooms.map((r) => {
+    host.replaceChildren(table(['Name', 'Type', 'Members', 'Last activity', 'Notifications', 'Unread'], rooms.map((r) => {
       const names = r.members.map((u) => u.full_name);
-      return h('tr', {},
-        h('td', {}, h('a', { href: roomHref(r.id) }, store.roomName(r))),
-        h('td', {}, r.type === 'direct' ? 'Direct' : 'Group'),
+      const level = store.notifyLevel(r);
+      return h('tr', { class: level === 'none' ? 'notify-off' : null, 'data-room': r.id },
+        h('td', {}, h('a', { href: roomHref(r.id) }, store.roomName(r)),
+          r.topic ? h('div', { class: 'muted small-text' }, r.topic) : null),
+        h('td', {}, TYPE_LABEL[r.type] || r.type),
         h('td', { title: names.join(', ') }, names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ')),
         h('td', {}, fullTime(r.last_message?.created_at || r.created_at)),
-        h('td', { class: 'num' }, String(r.unread_count || 0)));
+        h('td', { class: level === 'all' ? null : 'muted' }, LEVEL_LABEL[level]),
+        h('td', { class: 'num counts-cell' }, r.unread_count || r.mention_count ? roomCounts(r) : '0'));
     })));
   }
   filter.addEventListener('input', render);
@@ -250,8 +256,8 @@ export function searchPage(main, q, { openPerson }) {
 
   fill(rooms, get('/rooms', { q }), (r) => {
     store.upsertRoom(r);
-    return h('li', {}, avatar(store.roomName(r)), ' ', h('a', { href: roomHref(r.id) }, store.roomName(r)),
-      h('span', { class: 'muted' }, ` · ${r.type === 'direct' ? 'Direct' : 'Group'}`));
+    return h('li', {}, roomAvatar(r), ' ', h('a', { href: roomHref(r.id) }, store.roomName(r)),
+      h('span', { class: 'muted' }, ` · ${TYPE_LABEL[r.type] || r.type}`));
   });
   fill(people, get('/users', { q, limit: 20 }).then((us) => us.filter((u) => u.id !== store.state.me.id)), (u) => {
     store.rememberUser(u);

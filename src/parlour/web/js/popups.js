@@ -24,25 +24,28 @@ export function mountPopups(open) {
 function notifyMessage(m) {
   const prefs = store.state.prefs;
   if (!prefs.enable_chat || m.author?.id === store.state.me?.id) return;
+  // The room's notification level decides: all, only mentions of me, or nothing.
+  if (!store.wantsNotice(m)) return;
   const room = store.state.rooms.get(m.room_id);
   const sender = m.author?.full_name || 'Someone';
-  const where = room && room.type === 'group' ? store.roomName(room) : '';
-  const text = prefs.message_preview ? previewText(m) : 'New message';
-  showPopup(sender, where, text, () => openRoom(m.room_id));
+  const where = room && room.type !== 'direct' ? store.roomName(room) : '';
+  const text = prefs.message_preview ? previewText(m) : store.mentionsMe(m) ? 'Mentioned you' : 'New message';
+  showPopup(sender, where, text, () => openRoom(m.room_id), store.mentionsMe(m));
   if (prefs.notification_sound) beep();
   if (prefs.desktop_notifications) desktopNotify(sender, where, text, m.room_id);
 }
 
-function showPopup(sender, where, text, onOpen) {
+function showPopup(sender, where, text, onOpen, mention = false) {
   const titleId = `popup-title-${++popupSeq}`;
   let timer;
   const close = () => { clearTimeout(timer); el.remove(); };
   const arm = () => { clearTimeout(timer); timer = setTimeout(close, POPUP_MS); };
   // aria-labelledby makes the sender the accessible name of the status region.
-  const el = h('div', { class: 'popup', role: 'status', 'aria-labelledby': titleId },
+  const el = h('div', { class: `popup${mention ? ' popup-mention' : ''}`, role: 'status', 'aria-labelledby': titleId },
     h('button', { class: 'popup-open', type: 'button', onclick: () => { close(); onOpen(); } },
       h('strong', { id: titleId }, sender),
-      where ? h('span', { class: 'muted' }, ` in ${where}`) : null,
+      mention ? h('span', { class: 'muted' }, where ? ` mentioned you in ${where}` : ' mentioned you')
+        : where ? h('span', { class: 'muted' }, ` in ${where}`) : null,
       h('span', { class: 'popup-text' }, text)),
     h('button', { class: 'icon', type: 'button', 'aria-label': 'Dismiss', onclick: close }, '×'));
   // Keep it while the pointer or keyboard is on it, so it never vanishes under the user.

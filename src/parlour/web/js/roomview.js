@@ -1,12 +1,14 @@
-// One room: header (with group management), the message log, the typing line and the composer.
+// One room: header (with group/channel management, the topic and my notification level), the
+// message log, the typing line and the composer.
 // The log is reconciled, not rebuilt: nodes of unchanged messages stay in place, which keeps the
 // scroll position, the focus and an open edit box intact while events stream in.
 
 import { h, nextId, avatar, fmtTime, fmtDay, fmtSize, STATUS_LABEL, fmtWhen } from './dom.js';
+import { roomAvatar } from './roomlist.js';
 import { del, patch, post } from './api.js';
 import * as store from './store.js';
 import { mountComposer } from './composer.js';
-import { attachSuggestions, searchPeople, personLabel, openHistory } from './dialogs.js';
+import { attachSuggestions, searchPeople, personLabel, openHistory, TOPIC_CHARS } from './dialogs.js';
 import { toast } from './popups.js';
 import { openEmojiPicker } from './emoji.js';
 import { react, reactionChips, setPinned, setSaved } from './reactions.js';
@@ -91,13 +93,22 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   const title = h('h2', { id: titleId });
   const sub = h('p', { class: 'sub muted' });
   const headAvatar = h('span');
-  const manageBtn = h('button', { type: 'button', 'aria-expanded': 'false', hidden: true, onclick: toggleManage }, 'Manage');
+  const manageBtn = h('button', { type: 'button', class: 'manage-btn', 'aria-expanded': 'false', hidden: true, onclick: toggleManage },
+    h('span', { class: 'icon-only', 'aria-hidden': 'true' }, '⚙'), h('span', { class: 'label' }, 'Manage'));
   const manage = h('div', { class: 'manage', id: nextId('manage'), hidden: true });
   manageBtn.setAttribute('aria-controls', manage.id);
   const pinsPanel = h('section', { class: 'manage pins-panel', id: nextId('pins-panel'), hidden: true });
   const pinsBtn = h('button', {
     type: 'button', class: 'pins-btn', 'aria-expanded': 'false', 'aria-controls': pinsPanel.id, onclick: () => togglePins(),
   }, h('span', { 'aria-hidden': 'true' }, '📌'), h('span', { class: 'label' }, ' Pinned'));
+  const notifyPanel = h('section', { class: 'manage notify-panel', id: nextId('notify-panel'), hidden: true });
+  // Named "Notifications"; it shows the level (a bell, crossed out at None, and the level's name).
+  const notifyIcon = h('span', { class: 'bell', 'aria-hidden': 'true' });
+  const notifyLabel = h('span', { class: 'label', 'aria-hidden': 'true' });
+  const notifyBtn = h('button', {
+    type: 'button', class: 'notify-btn', 'aria-label': 'Notifications', 'aria-expanded': 'false',
+    'aria-controls': notifyPanel.id, onclick: () => togglePanel('notify'),
+  }, notifyIcon, notifyLabel);
   const olderBtn = h('button', { type: 'button', class: 'link older', hidden: true, onclick: () => loadOlder() }, 'Load older messages');
   const list = h('ol', { class: 'msgs' });
   const status = h('p', { class: 'muted center' }, 'Loading messages…');
@@ -106,8 +117,8 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   const section = h('section', { class: 'room', 'aria-labelledby': titleId },
     h('header', { class: 'room-head' },
       h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back', onclick: onBack }, '←'),
-      headAvatar, h('div', { class: 'grow' }, title, sub), pinsBtn, manageBtn),
-    manage, pinsPanel, scroller, typing);
+      headAvatar, h('div', { class: 'grow' }, title, sub), notifyBtn, pinsBtn, manageBtn),
+    manage, pinsPanel, notifyPanel, scroller, typing);
   container.replaceChildren(section);
   const composer = mountComposer(section, roomId);
   const pins = mountPins(pinsPanel, roomId, {
@@ -128,45 +139,165 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     const room = store.state.rooms.get(roomId);
     if (!room) return;
     title.textContent = store.roomName(room);
+    headAvatar.replaceChildren(roomAvatar(room));
+    const count = `${room.members.length} member${room.members.length === 1 ? '' : 's'}`;
     if (room.type === 'direct') {
       const other = store.otherMember(room);
-      headAvatar.replaceChildren(avatar(store.roomName(room), other?.status));
       const st = STATUS_LABEL[other?.status] || '';
       sub.textContent = other?.status === 'offline' && other.last_seen_at ? `${st} · last seen ${fmtWhen(other.last_seen_at)}` : st;
+    } else if (room.type === 'channel') {
+      // The topic beside the member count; the whole topic on hover (it may be cut off).
+      const key = `${count}\n${room.topic || ''}`;
+      if (sub.dataset.key !== key) { // unchanged: keep the nodes (and a focused "Add a topic")
+        sub.dataset.key = key;
+        // The topic first: it says more than the count when the line is cut short (on a phone).
+        sub.replaceChildren(room.topic
+          ? h('span', { class: 'topic', title: room.topic }, room.topic)
+          : h('button', { type: 'button', class: 'link', onclick: editTopic }, 'Add a topic'), ' · ', h('span', {}, count));
+      }
     } else {
-      headAvatar.replaceChildren(avatar(store.roomName(room)));
-      sub.textContent = `${room.members.length} member${room.members.length === 1 ? '' : 's'}`;
+      sub.textContent = count;
     }
-    manageBtn.hidden = room.type !== 'group';
-    if (!manage.hidden) renderMembers();
+    manageBtn.hidden = room.type === 'direct';
+    renderNotifyButton(room);
+    if (!manage.hidden) renderManage();
+    if (!notifyPanel.hidden) renderNotify();
   }
 
   const memberList = h('ul', { class: 'members' });
   const manageError = h('p', { class: 'field-error', 'aria-live': 'polite' });
 
-  function toggleManage() {
-    const open = manage.hidden;
-    if (open) togglePins(false);
-    manage.hidden = !open;
-    manageBtn.setAttribute('aria-expanded', String(open));
-    if (open) buildManage();
+  // The panels under the header (Manage, Pinned, Notifications): one at a time, so the log keeps
+  // its room on a phone.
+  const panels = {
+    manage: { btn: manageBtn, el: manage, onOpen: () => buildManage() },
+    pins: { btn: pinsBtn, el: pinsPanel, onOpen: () => pins.show(), onClose: () => pins.hide() },
+    notify: { btn: notifyBtn, el: notifyPanel, onOpen: () => buildNotify() },
+  };
+
+  function togglePanel(name, force) {
+    const p = panels[name];
+    const open = force ?? p.el.hidden;
+    if (open === !p.el.hidden) return;
+    if (open) Object.keys(panels).forEach((other) => { if (other !== name) togglePanel(other, false); });
+    p.el.hidden = !open;
+    p.btn.setAttribute('aria-expanded', String(open));
+    if (open) p.onOpen?.(); else p.onClose?.();
   }
 
-  /** The Pinned panel; one panel at a time under the header, so the log keeps its room on a phone. */
-  function togglePins(force) {
-    const open = force ?? pinsPanel.hidden;
-    if (open === !pinsPanel.hidden) return;
-    if (open && !manage.hidden) toggleManage();
-    pinsPanel.hidden = !open;
-    pinsBtn.setAttribute('aria-expanded', String(open));
-    if (open) pins.show(); else pins.hide();
+  function toggleManage() { togglePanel('manage'); }
+  function togglePins(force) { togglePanel('pins', force); }
+
+  // ---- notification level -----------------------------------------------------------------------
+
+  const LEVELS = [
+    ['all', 'All', 'A pop-up and a sound for every new message.'],
+    ['mentions', 'Mentions', 'Only when someone mentions you. Other messages still count as unread.'],
+    ['none', 'None', 'No pop-ups or sounds, and this conversation is left out of the Chat badge. Its own unread count still shows in the list.'],
+  ];
+  const LEVEL_ICON = { all: '🔔', mentions: '🔔', none: '🔕' };
+  const LEVEL_SHORT = { all: ' All', mentions: ' Mentions', none: ' Off' };
+  const LEVEL_TITLE = { all: 'Notifications: all messages', mentions: 'Notifications: mentions only', none: 'Notifications: off' };
+  const radioName = nextId('notify');
+  const notifyNote = h('p', { class: 'field-error', 'aria-live': 'polite' });
+  const radios = new Map();
+
+  function renderNotifyButton(room) {
+    const level = store.notifyLevel(room);
+    notifyIcon.textContent = LEVEL_ICON[level];
+    notifyLabel.textContent = LEVEL_SHORT[level];
+    notifyBtn.title = LEVEL_TITLE[level];
+    notifyBtn.dataset.level = level;
+  }
+
+  function buildNotify() {
+    const room = store.state.rooms.get(roomId);
+    const legendId = nextId('notify-legend');
+    radios.clear();
+    notifyNote.textContent = '';
+    const choices = LEVELS.map(([value, label, help]) => {
+      const helpId = nextId('notify-help');
+      const input = h('input', {
+        type: 'radio', name: radioName, value, 'aria-describedby': helpId, onchange: () => setLevel(value),
+      });
+      radios.set(value, input);
+      return h('div', { class: 'level' },
+        h('label', { class: 'choice' }, input, h('span', { class: 'level-name' }, label)),
+        h('p', { class: 'hint', id: helpId }, help));
+    });
+    const dflt = room?.type === 'channel' ? 'Mentions' : 'All';
+    notifyPanel.replaceChildren(h('fieldset', { class: 'levels', role: 'radiogroup', 'aria-labelledby': legendId },
+      h('legend', { id: legendId }, 'Notifications'),
+      h('p', { class: 'hint' }, `For this ${room?.type === 'direct' ? 'conversation' : room?.type || 'conversation'} only; the default is ${dflt}. Your other devices follow.`),
+      choices), notifyNote);
+    renderNotify();
+    radios.get(store.notifyLevel(room))?.focus();
+  }
+
+  function renderNotify() {
+    const level = store.notifyLevel(store.state.rooms.get(roomId));
+    for (const [value, input] of radios) input.checked = value === level;
+  }
+
+  notifyPanel.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    e.preventDefault(); // Esc closes the panel, not the Chatbox
+    togglePanel('notify', false);
+    notifyBtn.focus();
+  });
+
+  async function setLevel(level) {
+    const room = store.state.rooms.get(roomId);
+    if (!room) return;
+    const before = store.notifyLevel(room);
+    if (before === level) return;
+    notifyNote.textContent = '';
+    store.setNotify(roomId, level); // shown at once; undone if the server refuses
+    try {
+      const updated = await patch(`/rooms/${enc(roomId)}/settings`, { notify: level });
+      if (updated?.id) store.upsertRoom(updated);
+    } catch (err) {
+      store.setNotify(roomId, before);
+      notifyNote.textContent = `Not changed: ${err.message}`;
+    }
+  }
+
+  // ---- group & channel management ---------------------------------------------------------------
+
+  const topicId = nextId('topic');
+  const topicInput = h('input', { id: topicId, type: 'text', maxlength: String(TOPIC_CHARS), placeholder: 'What is this channel about?' });
+  const topicNote = h('p', { class: 'hint', 'aria-live': 'polite' });
+
+  function editTopic() {
+    togglePanel('manage', true);
+    topicInput.focus();
+  }
+
+  async function saveTopic(e) {
+    e.preventDefault();
+    const topic = topicInput.value.trim();
+    topicNote.textContent = '';
+    manageError.textContent = '';
+    if (topic.length > TOPIC_CHARS) { manageError.textContent = `A topic is at most ${TOPIC_CHARS} characters.`; return; }
+    try {
+      store.upsertRoom(await patch(`/rooms/${enc(roomId)}`, { topic }));
+      topicNote.textContent = topic ? 'Topic saved.' : 'Topic cleared.';
+    } catch (err) { manageError.textContent = err.message; }
   }
 
   function buildManage() {
     const room = store.state.rooms.get(roomId);
     const admin = store.isAdmin(room);
+    const isChannel = room.type === 'channel';
     const parts = [];
     manageError.textContent = '';
+    topicNote.textContent = '';
+    if (isChannel) {
+      // Any member of a channel sets its topic.
+      topicInput.value = room.topic || '';
+      parts.push(h('form', { class: 'inline', onsubmit: saveTopic },
+        h('label', { for: topicId }, 'Topic'), topicInput, h('button', { type: 'submit' }, 'Set topic')), topicNote);
+    }
     if (admin) {
       const nameId = nextId('rename');
       const nameInput = h('input', { id: nameId, type: 'text', value: room.name || '', maxlength: '200' });
@@ -177,7 +308,9 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
           if (!name) { manageError.textContent = 'Enter a name.'; return; }
           try { store.upsertRoom(await patch(`/rooms/${enc(roomId)}`, { name })); manageError.textContent = ''; } catch (err) { manageError.textContent = err.message; }
         },
-      }, h('label', { for: nameId }, 'Room name'), nameInput, h('button', { type: 'submit' }, 'Rename')));
+      }, h('label', { for: nameId }, isChannel ? 'Channel name' : 'Room name'), nameInput, h('button', { type: 'submit' }, 'Rename')));
+    }
+    if (admin || isChannel) { // anyone in a channel may bring people in; in a group, its admins
       const addId = nextId('add');
       const addInput = h('input', { id: addId, type: 'text', placeholder: 'Name or email' });
       const sug = attachSuggestions(addInput, {
@@ -193,6 +326,13 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     parts.push(h('h3', {}, 'People'), memberList, manageError,
       h('button', { type: 'button', class: 'danger', onclick: leave }, 'Leave'));
     manage.replaceChildren(...parts);
+    renderMembers();
+  }
+
+  /** A room event while Manage is open: members again, and the topic unless being edited. */
+  function renderManage() {
+    const room = store.state.rooms.get(roomId);
+    if (room?.type === 'channel' && document.activeElement !== topicInput) topicInput.value = room.topic || '';
     renderMembers();
   }
 
@@ -218,7 +358,11 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   }
 
   async function leave() {
-    if (!window.confirm('Leave this group? You will no longer see its messages.')) return;
+    const isChannel = store.state.rooms.get(roomId)?.type === 'channel';
+    const question = isChannel
+      ? 'Leave this channel? You can join it again from Browse channels.'
+      : 'Leave this group? You will no longer see its messages.';
+    if (!window.confirm(question)) return;
     try {
       await del(`/rooms/${enc(roomId)}/members/${enc(store.state.me.id)}`);
       store.removeRoom(roomId); // also triggers onLeft through 'room:removed'
@@ -241,7 +385,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
           h('button', { type: 'button', class: 'small', onclick: () => store.settleOutbox(m.client_id) }, 'Discard'))
         : h('span', { class: 'muted' }, store.state.connection === 'connected' ? 'Sending…' : 'Waiting for connection…'));
     } else if (!m.deleted) {
-      tools = messageTools(m, slot, mine || (room?.type === 'group' && store.isAdmin(room)));
+      tools = messageTools(m, slot, mine || (room?.type !== 'direct' && store.isAdmin(room)));
     }
     const saved = !pending && store.isSaved(m.id);
     return h('li', {

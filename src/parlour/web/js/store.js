@@ -4,6 +4,7 @@
 //   'rooms' 'unread' 'messages'(roomId) 'presence'(userId) 'typing'(roomId) 'outbox' 'reset'
 //   'me' 'prefs' 'conn' 'room:removed'(roomId) 'message:new'(message, for pop-ups)
 //   'pins'(roomId) when a message of the room was pinned, unpinned or deleted; 'saved' (my saves)
+//   'channels' when what we know of the organization's channels changed (Browse channels)
 
 import { get, post } from './api.js';
 
@@ -36,6 +37,7 @@ export const state = {
   typing: new Map(), // roomId -> Map(userId -> until, in local ms)
   outbox: [], // [{client_id, room_id, content, attachment_ids, attachments, created_at, status, error}]
   saved: new Set(), // ids of the messages I saved (from GET /saved and saved.updated)
+  channels: new Map(), // channel id -> {id, name, topic, member_count, joined} (GET /channels)
   connection: 'connecting',
 };
 
@@ -51,7 +53,7 @@ const enc = encodeURIComponent;
 export function reset() {
   state.me = null;
   state.rooms.clear(); state.users.clear(); state.buckets.clear(); state.typing.clear();
-  state.outbox = []; state.unreadTotal = 0; state.saved.clear();
+  state.outbox = []; state.unreadTotal = 0; state.saved.clear(); state.channels.clear();
 }
 
 export function setConnection(value) { state.connection = value; emit('conn', value); }
@@ -104,8 +106,52 @@ export const isAdmin = (room) => (room.admins || []).includes(state.me?.id);
 
 export function roomName(room) {
   if (room.type === 'direct') return room.name || otherMember(room)?.full_name || 'Direct chat';
+  if (room.type === 'channel') return channelName(room);
   return room.name || 'Untitled group';
 }
+
+/** "# name": how a channel shows in lists and headers (a room or a GET /channels entry). */
+export const channelName = (c) => `# ${c.name || 'untitled'}`;
+
+// ---- notification levels ------------------------------------------------------------------------
+// My level per room: "all" (every message pops up), "mentions" (only those mentioning me), "none"
+// (nothing, and the room's unread is left out of the toolbar total; the room still counts its own).
+
+export const NOTIFY_LEVELS = ['all', 'mentions', 'none'];
+export const notifyLevel = (room) => room?.notify || (room?.type === 'channel' ? 'mentions' : 'all');
+/** Does the room's unread count go into the toolbar total? */
+const counted = (room) => notifyLevel(room) !== 'none';
+
+/** Should a new message from someone else pop up (and beep)? Follows the room's level. */
+export function wantsNotice(m) {
+  const level = notifyLevel(state.rooms.get(m.room_id));
+  if (level === 'none') return false;
+  return level === 'all' || mentionsMe(m);
+}
+
+export const mentionsMe = (m) => !!state.me && (m.mentions || []).includes(state.me.id);
+
+/** My level changed (my PATCH, or notify.updated from another device of mine). */
+export function setNotify(roomId, level) {
+  const room = state.rooms.get(roomId);
+  if (!room || !NOTIFY_LEVELS.includes(level) || notifyLevel(room) === level) return;
+  const before = counted(room);
+  room.notify = level;
+  // The server follows with unread.updated and the absolute total; until then, adjust ours.
+  if (before !== counted(room)) {
+    state.unreadTotal = Math.max(0, state.unreadTotal + (before ? -1 : 1) * (room.unread_count || 0));
+  }
+  countsChanged();
+}
+
+// ---- channels (Browse) --------------------------------------------------------------------------
+
+export function rememberChannels(list) {
+  for (const c of list) state.channels.set(c.id, { ...state.channels.get(c.id), ...c });
+  emit('channels');
+}
+
+export const channel = (id) => state.channels.get(id);
 
 export function directRoomWith(userId) {
   for (const r of state.rooms.values()) {
@@ -119,14 +165,28 @@ function storeRoom(room) {
   room.members = (room.members || []).map(rememberUser);
   if (prev) {
     // Counts move only through unread.updated / local reads; a room payload may be older than those.
+    // The level moves only through setNotify. A group's or channel's room events are a shared view
+    // without my own fields at all, so these are always carried over.
     room.unread_count = prev.unread_count;
+    room.mention_count = prev.mention_count;
+    room.notify = prev.notify;
+    if (room.last_read_message_id === undefined) room.last_read_message_id = prev.last_read_message_id;
     if (prev.last_message && ts(prev.last_message.created_at) > ts(room.last_message?.created_at)) {
       room.last_message = prev.last_message;
     }
   } else {
-    state.unreadTotal += room.unread_count || 0;
+    // A new room from an event (shared view): nothing unread yet, at its type's default level.
+    room.unread_count = room.unread_count || 0;
+    room.mention_count = room.mention_count || 0;
+    room.notify = notifyLevel(room);
+    if (counted(room)) state.unreadTotal += room.unread_count;
   }
   state.rooms.set(room.id, room);
+  if (room.type === 'channel' && state.channels.has(room.id)) {
+    const c = state.channels.get(room.id);
+    Object.assign(c, { name: room.name, topic: room.topic, member_count: room.members.length, joined: true });
+    emit('channels');
+  }
   return room;
 }
 
@@ -146,22 +206,33 @@ export function setRooms(list) {
 export function removeRoom(roomId) {
   const r = state.rooms.get(roomId);
   if (!r) return;
-  state.unreadTotal = Math.max(0, state.unreadTotal - (r.unread_count || 0));
+  if (counted(r)) state.unreadTotal = Math.max(0, state.unreadTotal - (r.unread_count || 0));
   state.rooms.delete(roomId);
   state.buckets.delete(roomId);
+  const c = state.channels.get(roomId);
+  if (c?.joined) {
+    Object.assign(c, { joined: false, member_count: Math.max(0, (c.member_count || 1) - 1) });
+    emit('channels');
+  }
   countsChanged();
   emit('room:removed', roomId);
 }
 
-export function setUnread({ total, rooms }) {
+export function setUnread({ total, rooms, mentions }) {
   state.unreadTotal = total || 0;
-  for (const r of state.rooms.values()) r.unread_count = rooms?.[r.id] || 0;
+  for (const r of state.rooms.values()) {
+    r.unread_count = rooms?.[r.id] || 0;
+    r.mention_count = mentions?.[r.id] || 0;
+  }
   countsChanged();
 }
 
-function setRoomUnread(roomId, count, total) {
+function setRoomUnread(roomId, count, total, mentions) {
   const r = state.rooms.get(roomId);
-  if (r) r.unread_count = count;
+  if (r) {
+    r.unread_count = count;
+    if (typeof mentions === 'number') r.mention_count = mentions;
+  }
   if (typeof total === 'number') state.unreadTotal = total;
   countsChanged();
 }
@@ -256,10 +327,25 @@ function messageCreated(m) {
   }
   if (room) {
     room.unread_count = (room.unread_count || 0) + 1;
-    state.unreadTotal += 1;
+    if (mentionsMe(m)) room.mention_count = (room.mention_count || 0) + 1;
+    if (counted(room)) state.unreadTotal += 1;
     countsChanged();
+    emit('message:new', m);
+  } else {
+    // Its level is not known yet: decide once the room has arrived (fetched above).
+    whenRoomKnown(m.room_id, () => emit('message:new', m));
   }
-  emit('message:new', m);
+}
+
+function whenRoomKnown(roomId, fn) {
+  if (state.rooms.has(roomId)) { fn(); return; }
+  const off = on('rooms', () => {
+    if (!state.rooms.has(roomId)) return;
+    off();
+    clearTimeout(timer);
+    fn();
+  });
+  const timer = setTimeout(off, 10000);
 }
 
 const lastReadPosted = new Map();
@@ -270,9 +356,12 @@ export function markRead(roomId) {
   const newest = b?.list[b.list.length - 1];
   const room = state.rooms.get(roomId);
   if (!newest || !room) return;
-  if (lastReadPosted.get(roomId) === newest.id && !room.unread_count) return;
+  if (lastReadPosted.get(roomId) === newest.id && !room.unread_count && !room.mention_count) return;
   lastReadPosted.set(roomId, newest.id);
-  if (room.unread_count) setRoomUnread(roomId, 0, Math.max(0, state.unreadTotal - room.unread_count));
+  if (room.unread_count || room.mention_count) {
+    const left = counted(room) ? room.unread_count || 0 : 0;
+    setRoomUnread(roomId, 0, Math.max(0, state.unreadTotal - left), 0);
+  }
   postReadSoon(roomId, newest.id);
 }
 
@@ -469,7 +558,10 @@ export function applyEvent(ev) {
       else removeRoom(ev.room.id);
       break;
     case 'unread.updated':
-      setRoomUnread(ev.room_id, ev.unread_count, ev.total);
+      setRoomUnread(ev.room_id, ev.unread_count, ev.total, ev.mention_count);
+      break;
+    case 'notify.updated':
+      setNotify(ev.room_id, ev.notify);
       break;
     case 'presence.updated':
       setPresence(ev.user_id, ev.status, ev.last_seen_at);
