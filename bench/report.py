@@ -31,6 +31,7 @@ TITLES = {
     "storm": "5. Reconnect storm",
     "history": "6. History at size",
     "http": "7. HTTP requests per second (wrk), beside the bare stack",
+    "conversations": "8. Conversations at size: a thread of 10,000 replies, reactions and pins",
 }
 
 DEFAULT_DOC = f"""# Benchmarks
