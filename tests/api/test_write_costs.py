@@ -7,7 +7,7 @@ services), with a statement counter on the writer's engine; the real API shows t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from sqlalchemy import event
@@ -85,7 +85,7 @@ async def _boost_cost(orgs: OrgFactory, size: int) -> dict[str, int]:
     message = await org[0].client.send_message(room.id, "boost me")
     actor = Actor(user_id=org[0].user_id, org_id=org.org_id, is_admin=True, session_id="")
     costs: dict[str, int] = {}
-    steps = {
+    steps: dict[str, Callable[[], Awaitable[None]]] = {
         "react": lambda: do_react(services, actor, message.id, "👍"),
         "react again": lambda: do_react(services, actor, message.id, "🎉"),
         "unreact": lambda: do_unreact(services, actor, message.id, "👍"),
