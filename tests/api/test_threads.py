@@ -128,3 +128,20 @@ async def test_a_reply_over_the_socket(org: Org) -> None:
         assert refused.data["error"]["code"] == "message_not_found"
         assert refused.data["client_id"] == "socket-reply-2"
     assert [m.content for m in await ada.client.thread(root.id)] == ["over the socket"]
+
+
+async def test_mentioning_someone_in_an_edited_reply_makes_them_follow(org: Org) -> None:
+    ada, bea, cal = org[0], org[1], org[2]
+    room = await ada.client.create_group("Edited mentions", [bea.user_id, cal.user_id])
+    root = await ada.client.send_message(room.id, "root")
+    await cal.client.mark_read(room.id, root.id)
+    reply = await bea.client.send_message(room.id, "a reply", reply_to=root.id)
+    assert (await cal.client.unread()).rooms.get(room.id, 0) == 0  # not following
+    await bea.client.edit_message(reply.id, f"a reply for @{cal.full_name}")
+    unread = await cal.client.unread()
+    assert (unread.rooms.get(room.id), unread.mentions.get(room.id)) == (1, 1)
+    await bea.client.send_message(room.id, "and another", reply_to=root.id)
+    assert (await cal.client.unread()).rooms.get(room.id) == 2  # follows from then on
+    await bea.client.edit_message(reply.id, "a reply for nobody")
+    unread = await cal.client.unread()
+    assert (unread.rooms.get(room.id), unread.mentions.get(room.id)) == (2, 0)

@@ -304,6 +304,31 @@ async def test_replies(org: Org) -> None:
     )
 
 
+async def test_edits_that_mention_move_mention_counts(org: Org) -> None:
+    room = await org[0].client.create_group("Mention edits", [org[1].user_id, org[2].user_id])
+    plain = await org[0].client.send_message(room.id, "no mention yet")
+    await verify_action(
+        org,
+        1,
+        lambda: org[0].client.edit_message(plain.id, f"now @{org[1].full_name}"),
+        {"message.updated", "unread.updated"},
+    )
+    await verify_action(
+        org,
+        1,
+        lambda: org[0].client.edit_message(plain.id, "and gone again"),
+        {"message.updated", "unread.updated"},
+    )
+    root = await org[1].client.send_message(room.id, "a root by someone else")
+    reply = await org[2].client.send_message(room.id, "a reply", reply_to=root.id)
+    await verify_action(  # mentioned in a reply: org[1] follows... they already do (root author)
+        org,
+        1,
+        lambda: org[2].client.edit_message(reply.id, f"a reply for @{org[1].full_name}"),
+        {"message.updated", "unread.updated"},
+    )
+
+
 async def test_rename_add_remove(org: Org) -> None:
     room = await org[0].client.create_group("Team", [org[1].user_id])
     await verify_action(

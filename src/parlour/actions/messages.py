@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parlour.actions import threads
 from parlour.actions.checks import check_room_access
 from parlour.actions.context import Actor
 from parlour.actions.present import message_out, messages_out, user_out
@@ -22,6 +23,7 @@ from parlour.schemas import MessageOut, MessageVersionOut
 from parlour.services import Services
 from parlour.storage import messages as message_queries
 from parlour.storage import reactions as reaction_queries
+from parlour.storage import rooms as room_queries
 from parlour.storage import users as user_queries
 from parlour.storage.models import Membership, Message, MessageVersion, Room, User
 from parlour.storage.reactions import ReactionView
@@ -134,6 +136,7 @@ async def do_edit_message(
             )
         )
         html, mentioned = await _render(ctx, room.id, content)
+        before = set(message.mentions or [])
         message.content = content
         message.html = html
         message.mentions = mentioned
@@ -146,9 +149,31 @@ async def do_edit_message(
             event=MessageUpdated(message=view),
             room_id=room.id,
         )
+        await _mentions_changed(services, ctx, actor, message, room.id, before)
         return view
 
     return await services.writer.run(job)
+
+
+async def _mentions_changed(
+    services: Services,
+    ctx: WriteContext,
+    actor: Actor,
+    message: Message,
+    room_id: str,
+    before: set[str],
+) -> None:
+    """An edit that mentions someone new (or no longer): their mention counts move, so they hear
+    them; someone newly mentioned in a reply follows its thread from that reply on."""
+    after = set(message.mentions or [])
+    if message.reply_to and after - before:
+        await threads.follow(
+            services, ctx, {(message.reply_to, uid): message.seq for uid in after - before}
+        )
+    changed = (before ^ after) - {actor.user_id}
+    if changed:
+        members = set(await room_queries.member_ids(ctx.session, room_id))
+        await emit_unread_of_many(ctx, actor.org_id, sorted(changed & members), room_id)
 
 
 async def do_delete_message(services: Services, actor: Actor, message_id: str) -> None:

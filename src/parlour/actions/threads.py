@@ -91,7 +91,7 @@ async def after_replies(
         for user_id in (reply.author_id, *reply.mentions):
             followers.setdefault((root.id, user_id), reply.seq)
     await ctx.session.flush()
-    await _follow(services, ctx, followers)
+    await follow(services, ctx, followers)
     views = await messages_out(ctx.session, list(roots.values()), services.presence)
     for root, view in zip(roots.values(), views, strict=True):
         org_id = next(r.org_id for r in replies if r.root.id == root.id)
@@ -105,7 +105,7 @@ async def after_replies(
         )
 
 
-async def _follow(
+async def follow(
     services: Services, ctx: WriteContext, followers: dict[tuple[str, str], int]
 ) -> None:
     """Add followers, once each (the first `since_seq` stays), whoever else adds the same ones at
