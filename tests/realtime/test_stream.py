@@ -147,3 +147,38 @@ async def test_cookie_socket_needs_allowed_origin(org: Org, server_url: str) -> 
     ) as ws:
         hello = await asyncio.wait_for(ws.recv(), 5)
         assert '"hello"' in str(hello)
+
+
+async def test_resume_replays_the_second_waves_events_in_order(org: Org) -> None:
+    """Reactions, pins, saves, replies, levels and joins missed while away arrive on resume, in
+    order, exactly as messages do."""
+    ada, bea = org[0].client, org[1].client
+    room = await ada.create_group("Resume boosts", [org[1].user_id])
+    channel = await ada.create_channel("Resume channel")
+    async with bea.events() as stream:
+        root = await ada.send_message(room.id, "root")
+        await stream.wait_for(is_message("root"), timeout=5)
+        cursor = stream.last_cursor
+    assert cursor is not None
+    await ada.react(root.id, "👍")
+    await ada.pin(root.id)
+    await bea.save(root.id)
+    await ada.send_message(room.id, "a reply", reply_to=root.id)
+    await bea.set_notify(room.id, "none")
+    await bea.join(channel.id)
+    expected = [
+        "reaction.added",
+        "message.pinned",
+        "saved.updated",
+        "message.created",  # the reply (bea does not follow its thread: no count for her)
+        "message.updated",  # its root's summary
+        "notify.updated",
+        "unread.updated",
+        "room.member_added",
+    ]
+    async with bea.events(since=cursor) as resumed:
+        seen: list[str] = []
+        while len(seen) < len(expected):
+            event = await resumed.wait_for(lambda e: e.durable, timeout=5)
+            seen.append(event.type)
+    assert seen == expected
