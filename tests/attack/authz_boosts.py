@@ -8,32 +8,20 @@ every member's pages, pins and saved lists, and the frames with what each listen
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
 
+from tests.attack.authz_parts import MachineParts
 from tests.attack.authz_world import API, INDEX, MMsg, MRoom, MUser, ok, pick
 
 # Raw emoji as a client may send them, and what the server stores for each (None: refused).
 EMOJI = {"👍": "👍", ":+1:": "👍", "🎉": "🎉", ":shipit:": ":shipit:", "no emoji": None}
 
 
-class BoostRules:
-    if TYPE_CHECKING:
-        users: dict[str, MUser]
-        rooms: dict[str, MRoom]
-        msgs: dict[str, MMsg]
-
-        def step(self) -> None: ...
-        def model_users(self, org: int | None = None) -> list[MUser]: ...
-        def room_verdict(self, who: MUser, room: MRoom) -> int: ...
-        def req(self, user: MUser, method: str, path: str, **kwargs: Any) -> tuple[int, Any]: ...
-        def check_verdict(
-            self, what: str, status: int, data: Any, expected: int | set[int]
-        ) -> None: ...
-
+class BoostRules(MachineParts):
     def _target(self, actor: int, message: int) -> tuple[MUser, MMsg, MRoom] | None:
         if not self.msgs:
             return None

@@ -6,61 +6,17 @@ A mixin of `AuthzMachine` (tests/attack/test_authorization_model.py), like `Boos
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
 
-from tests.attack.authz_world import API, INDEX, MRoom, MUser, ok, pick
+from tests.attack.authz_parts import MachineParts
+from tests.attack.authz_world import API, INDEX, MUser, ok, pick
 
 
-class ChannelRules:
-    if TYPE_CHECKING:
-        users: dict[str, MUser]
-        rooms: dict[str, MRoom]
-
-        def step(self) -> None: ...
-        def fresh(self, prefix: str) -> str: ...
-        def model_users(self, org: int | None = None) -> list[MUser]: ...
-        def last_seq(self, room: MRoom) -> int: ...
-        def touch_room(self, rid: str) -> None: ...
-        def pick_room(self, index: int, *, barrier: bool = True) -> MRoom | None: ...
-        def expect_room_event(self, kind: str, room: MRoom, recipients: list[str]) -> None: ...
-        def req(self, user: MUser, method: str, path: str, **kwargs: Any) -> tuple[int, Any]: ...
-        async def _req(
-            self,
-            user: MUser,
-            method: str,
-            path: str,
-            body: dict[str, Any] | None = None,
-            params: dict[str, Any] | None = None,
-            files: dict[str, tuple[str, bytes, str]] | None = None,
-        ) -> tuple[int, Any]: ...
-        def check_verdict(
-            self, what: str, status: int, data: Any, expected: int | set[int]
-        ) -> None: ...
-
+class ChannelRules(MachineParts):
     @rule(actor=INDEX, members=st.lists(INDEX, max_size=2))
     def create_channel(self, actor: int, members: list[int]) -> None:
-        self.step()
-        who = pick(self.model_users(), actor)
-        chosen = [pick(self.model_users(), i) for i in members]
-        everyone = list(dict.fromkeys([who.uid, *(u.uid for u in chosen)]))
-        if not who.active:
-            expect = 401
-        elif any(self.users[uid].org != who.org or not self.users[uid].active for uid in everyone):
-            expect = 404
-        else:
-            expect = 201
-        name = self.fresh("Channel ")
-        body = {"type": "channel", "name": name, "member_ids": [u.uid for u in chosen]}
-        status, data = self.req(who, "POST", f"{API}/rooms", body=body)
-        self.check_verdict("create channel", status, data, expect)
-        if ok(status):
-            room = MRoom(data["id"], who.org, "channel", name, everyone, {who.uid}, {})
-            room.read = dict.fromkeys(everyone, 0)
-            self.rooms[room.rid] = room
-            self.expect_room_event("room.created", room, room.members)
+        self.create_room("channel", actor, members)
 
     @rule(actor=INDEX, room=INDEX)
     def join(self, actor: int, room: int) -> None:

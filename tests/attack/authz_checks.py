@@ -7,13 +7,13 @@ and the helpers these checks use; Hypothesis collects `@invariant`s from base cl
 from __future__ import annotations
 
 import zlib
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from hypothesis.stateful import invariant
 
-from parlour.client import Event
-from tests.attack.authz_world import API, PROBE, MAtt, MMsg, MRoom, MUser
+from tests.attack.authz_parts import MachineParts
+from tests.attack.authz_world import API, PROBE, MAtt, MRoom, MUser
 
 T = TypeVar("T")
 
@@ -24,45 +24,7 @@ def stable_hash(*parts: str) -> int:
     return zlib.crc32("\x00".join(parts).encode())
 
 
-class ViewChecks:
-    if TYPE_CHECKING:
-        # The machine's state and helpers these checks use (AuthzMachine defines them), declared
-        # for the type checker only: at run time the machine's own definitions are the only ones.
-        users: dict[str, MUser]
-        rooms: dict[str, MRoom]
-        msgs: dict[str, MMsg]
-        atts: dict[str, MAtt]
-        tick: int
-        touched: set[str]
-        beacons: list[MUser]
-        barrier_rooms: list[str]
-        allowed_before: dict[str, set[str]]
-        members_before: dict[str, set[str]]
-
-        def fresh(self, prefix: str) -> str: ...
-        async def _req(
-            self,
-            user: MUser,
-            method: str,
-            path: str,
-            body: dict[str, Any] | None = None,
-            params: dict[str, Any] | None = None,
-            files: dict[str, tuple[str, bytes, str]] | None = None,
-        ) -> tuple[int, Any]: ...
-        def req(self, user: MUser, method: str, path: str, **kwargs: Any) -> tuple[int, Any]: ...
-        def gather(self, calls: list[Awaitable[T]]) -> list[T]: ...
-        async def _collect(self, user: MUser, until: Callable[[Event], bool]) -> Event: ...
-        def add_message(self, data: dict[str, Any], author: MUser, room: MRoom) -> MMsg: ...
-        def model_users(self, org: int | None = None) -> list[MUser]: ...
-        def listening(self) -> list[MUser]: ...
-        def rooms_of(self, user: MUser) -> set[str]: ...
-        def unread(self, user: MUser, room: MRoom) -> int: ...
-        def unread_map(self, user: MUser) -> dict[str, int]: ...
-        def room_name(self, room: MRoom, viewer: MUser) -> str: ...
-        def room_verdict(self, who: MUser, room: MRoom) -> int: ...
-        def mention_count(self, user: MUser, room: MRoom) -> int: ...
-        async def check_channels(self, user: MUser) -> None: ...
-
+class ViewChecks(MachineParts):
     # -- invariants ----------------------------------------------------------------------------
 
     @invariant()

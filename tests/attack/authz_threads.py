@@ -8,33 +8,14 @@ machine's `counts_for` applies the follower rule to unread and mention counts.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
 
 from hypothesis.stateful import rule
 
-from tests.attack.authz_world import API, INDEX, MMsg, MRoom, MUser, ok, pick
+from tests.attack.authz_parts import MachineParts
+from tests.attack.authz_world import API, INDEX, ok, pick
 
 
-class ThreadRules:
-    if TYPE_CHECKING:
-        users: dict[str, MUser]
-        rooms: dict[str, MRoom]
-        msgs: dict[str, MMsg]
-        followers: dict[str, dict[str, int]]
-
-        def step(self) -> None: ...
-        def model_users(self, org: int | None = None) -> list[MUser]: ...
-        def room_verdict(self, who: MUser, room: MRoom) -> int: ...
-        def content(self, word: int) -> str: ...
-        def req(self, user: MUser, method: str, path: str, **kwargs: Any) -> tuple[int, Any]: ...
-        def check_verdict(
-            self, what: str, status: int, data: Any, expected: int | set[int]
-        ) -> None: ...
-        def check_mentions(self, data: dict[str, Any], room: MRoom) -> None: ...
-        def add_message(self, data: dict[str, Any], author: MUser, room: MRoom) -> MMsg: ...
-        def expect_message_event(self, kind: str, msg: MMsg) -> None: ...
-        def expect_unread_event(self, user: MUser, room: MRoom) -> None: ...
-
+class ThreadRules(MachineParts):
     @rule(actor=INDEX, message=INDEX, word=INDEX, via=INDEX)
     def reply(self, actor: int, message: int, word: int, via: int) -> None:
         """Reply to any message, from the message's room or (a probe) from another room."""

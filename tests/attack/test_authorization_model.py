@@ -553,6 +553,11 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, ThreadRules, RuleBasedS
 
     @rule(actor=INDEX, members=st.lists(INDEX, max_size=3))
     def create_group(self, actor: int, members: list[int]) -> None:
+        self.create_room("group", actor, members)
+
+    def create_room(self, kind: str, actor: int, members: list[int]) -> None:
+        """A group or a channel, by anyone, with anyone (refused for outsiders and the
+        deactivated)."""
         self.step()
         who = pick(self.model_users(), actor)
         chosen = [pick(self.model_users(), i) for i in members]
@@ -563,16 +568,16 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, ThreadRules, RuleBasedS
             expect = 404
         else:
             expect = 201
-        name = self.fresh("Group ")
+        name = self.fresh(f"{kind.title()} ")
         status, data = self.req(
             who,
             "POST",
             f"{API}/rooms",
-            body={"type": "group", "name": name, "member_ids": [u.uid for u in chosen]},
+            body={"type": kind, "name": name, "member_ids": [u.uid for u in chosen]},
         )
-        self.check_verdict("create group", status, data, expect)
+        self.check_verdict(f"create {kind}", status, data, expect)
         if ok(status):
-            room = MRoom(data["id"], who.org, "group", name, everyone, {who.uid}, {})
+            room = MRoom(data["id"], who.org, kind, name, everyone, {who.uid}, {})
             room.read = dict.fromkeys(everyone, 0)
             self.rooms[room.rid] = room
             self.expect_room_event("room.created", room, room.members)

@@ -12,25 +12,15 @@ from collections.abc import Sequence
 
 from parlour.actions.checks import (
     check_member_count,
-    check_name,
     check_room_access,
-    check_topic,
 )
 from parlour.actions.context import Actor
-from parlour.actions.rooms import (
-    active_members,
-    add_memberships,
-    claim_channel_name,
-    get_room,
-    room_for_actor,
-)
+from parlour.actions.rooms import add_memberships, create_shared_room, get_room, room_for_actor
 from parlour.errors import NotFound
 from parlour.events.types import RoomMemberAdded
-from parlour.ids import new_id
 from parlour.schemas import ChannelOut, RoomOut
 from parlour.services import Services
 from parlour.storage import rooms as room_queries
-from parlour.storage.models import Room
 from parlour.storage.writer import WriteContext
 
 
@@ -41,31 +31,7 @@ async def do_create_channel(
     topic: str | None = None,
     member_ids: Sequence[str] = (),
 ) -> RoomOut:
-    limits = services.limits
-    clean_name = check_name(name, limits, field="name")
-    clean_topic = None if topic is None else check_topic(topic)
-    everyone = list(dict.fromkeys([actor.user_id, *member_ids]))
-    check_member_count(limits, len(everyone))
-
-    async def job(ctx: WriteContext) -> RoomOut:
-        await active_members(ctx, actor, everyone)
-        now = ctx.clock.now()
-        room = Room(
-            id=new_id(),
-            org_id=actor.org_id,
-            type="channel",
-            topic=clean_topic,
-            created_at=now,
-            last_activity_at=now,
-        )
-        ctx.session.add(room)
-        await claim_channel_name(ctx, actor, room, clean_name)
-        announced, added = await add_memberships(
-            services, ctx, actor, room, everyone, {actor.user_id}
-        )
-        return await room_for_actor(ctx, actor, room, added[actor.user_id], announced)
-
-    return await services.writer.run(job)
+    return await create_shared_room(services, actor, "channel", name, topic, member_ids)
 
 
 async def do_join(services: Services, actor: Actor, room_id: str) -> RoomOut:

@@ -228,8 +228,22 @@ async def add_memberships(
 async def do_create_group(
     services: Services, actor: Actor, name: str | None, member_ids: Sequence[str]
 ) -> RoomOut:
+    return await create_shared_room(services, actor, "group", name, None, member_ids)
+
+
+async def create_shared_room(
+    services: Services,
+    actor: Actor,
+    room_type: str,
+    name: str | None,
+    topic: str | None,
+    member_ids: Sequence[str],
+) -> RoomOut:
+    """A new group or channel: the creator is member and admin. A channel's name is claimed
+    (unique in the organization) and it may have a topic."""
     limits = services.limits
     clean_name = check_name(name, limits, field="name")
+    clean_topic = None if topic is None else check_topic(topic)
     everyone = list(dict.fromkeys([actor.user_id, *member_ids]))
     check_member_count(limits, len(everyone))
 
@@ -239,13 +253,17 @@ async def do_create_group(
         room = Room(
             id=new_id(),
             org_id=actor.org_id,
-            type="group",
+            type=room_type,
             name=clean_name,
+            topic=clean_topic,
             created_at=now,
             last_activity_at=now,
         )
         ctx.session.add(room)
-        await ctx.session.flush()
+        if room_type == "channel":
+            await claim_channel_name(ctx, actor, room, clean_name)
+        else:
+            await ctx.session.flush()
         announced, added = await add_memberships(
             services, ctx, actor, room, everyone, {actor.user_id}
         )
