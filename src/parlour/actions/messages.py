@@ -102,9 +102,9 @@ async def do_send_message(
 
 
 async def message_in_my_room(
-    ctx: WriteContext, actor: Actor, message_id: str
+    ctx: WriteContext, actor: Actor, message_id: str, *, for_update: bool = False
 ) -> tuple[Message, Room, Membership]:
-    message = await message_queries.by_id(ctx.session, message_id)
+    message = await message_queries.by_id(ctx.session, message_id, for_update=for_update)
     if message is None:
         raise NotFound("No such message.", code="message_not_found")
     try:
@@ -180,7 +180,8 @@ async def do_delete_message(services: Services, actor: Actor, message_id: str) -
     """Author or group admin. A tombstone keeps the id and the place; the content goes."""
 
     async def job(ctx: WriteContext) -> None:
-        message, room, mine = await message_in_my_room(ctx, actor, message_id)
+        # Held (PostgreSQL): a reaction being added at this moment must not outlive the content.
+        message, room, mine = await message_in_my_room(ctx, actor, message_id, for_update=True)
         if message.author_id != actor.user_id and not (room.type != "direct" and mine.is_admin):
             raise Forbidden(
                 "Only the author or a room admin can delete a message.", code="not_author"

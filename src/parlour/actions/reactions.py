@@ -1,7 +1,9 @@
 """Reactions, pins and saved messages: small writes to a message any member of its room may make.
 
 Each write is O(1) statements whatever the room's size (the message, a row, the event); a repeat
-(reacting twice, pinning a pinned message) changes nothing and sends no event.
+(reacting twice, pinning a pinned message) changes nothing and sends no event. Reactions hold the
+message's row (FOR UPDATE on PostgreSQL, where processes write at once): its `has_reactions` flag
+and the chips' places are computed from what was read.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ async def do_react(services: Services, actor: Actor, message_id: str, raw_emoji:
     limit = services.limits.reactions_per_message
 
     async def job(ctx: WriteContext) -> None:
-        message, room, _ = await message_in_my_room(ctx, actor, message_id)
+        message, room, _ = await message_in_my_room(ctx, actor, message_id, for_update=True)
         _live(message)
         session = ctx.session
         if await reaction_queries.has_reaction(session, message.seq, emoji, actor.user_id):
@@ -62,7 +64,7 @@ async def do_unreact(services: Services, actor: Actor, message_id: str, raw_emoj
     emoji = reaction_key(raw_emoji)
 
     async def job(ctx: WriteContext) -> None:
-        message, room, _ = await message_in_my_room(ctx, actor, message_id)
+        message, room, _ = await message_in_my_room(ctx, actor, message_id, for_update=True)
         if await reaction_queries.remove(ctx.session, message, emoji, actor.user_id):
             event = ReactionRemoved(
                 room_id=room.id, message_id=message.id, emoji=emoji, user_id=actor.user_id

@@ -41,11 +41,20 @@ async def thread_roots(
 ) -> dict[int, Message | ParlourError]:
     """index → the root each reply attaches to, or why it cannot; `wanted` is index → (room id,
     the message replied to). Two statements at most, whatever the number of replies."""
+    # FOR UPDATE (PostgreSQL, where processes write at once): a root's count and participants
+    # are computed from what is read here. In seq order, so two batches lock in the same order.
     ids = {message_id for _, message_id in wanted.values()}
-    found = {m.id: m for m in await ctx.session.scalars(select(Message).where(Message.id.in_(ids)))}
+    found = {
+        m.id: m
+        for m in await ctx.session.scalars(
+            select(Message).where(Message.id.in_(ids)).order_by(Message.seq).with_for_update()
+        )
+    }
     deeper = {m.reply_to for m in found.values() if m.reply_to and m.reply_to not in found}
     if deeper:
-        rows = await ctx.session.scalars(select(Message).where(Message.id.in_(deeper)))
+        rows = await ctx.session.scalars(
+            select(Message).where(Message.id.in_(deeper)).order_by(Message.seq).with_for_update()
+        )
         found.update({m.id: m for m in rows})
     roots: dict[int, Message | ParlourError] = {}
     for index, (room_id, message_id) in wanted.items():

@@ -32,8 +32,15 @@ from parlour.storage.models import Attachment, Membership, Message, Room, Thread
 from parlour.storage.users import escape_like
 
 
-async def by_id(session: AsyncSession, message_id: str) -> Message | None:
-    return await session.scalar(select(Message).where(Message.id == message_id))
+async def by_id(
+    session: AsyncSession, message_id: str, *, for_update: bool = False
+) -> Message | None:
+    """`for_update`: hold the row until the transaction ends (PostgreSQL; SQLite has one writer
+    anyway), for changes computed from what was read (a flag, a count)."""
+    statement = select(Message).where(Message.id == message_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
 
 
 async def by_seqs(session: AsyncSession, seqs: Iterable[int]) -> dict[int, Message]:
