@@ -11,42 +11,31 @@ Demo people other than Ada play here, so the other files' pictures of Ada's room
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.sync_api import APIResponse, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, fail_on_dialog
+from tests.browser.conftest import DESKTOP, PHONE, fail_on_dialog
+from tests.browser.helpers import (
+    Person,
+    Room,
+    call,
+    chatbox,
+    make_group,
+    message,
+    open_chat,
+    popup,
+    post_message,
+    send,
+    shoot,
+    synced_unread,
+    unique,
+    unread,
+    user_id,
+)
 
 pytestmark = pytest.mark.browser
-
-Person = Callable[..., Page]
-
-
-def unique(text: str) -> str:
-    return f"{text}-{uuid.uuid4().hex[:10]}"
-
-
-def call(page: Page, method: str, path: str, data: Any = None) -> APIResponse:
-    """A REST call as the page's user (its session cookie, plus the CSRF header writes need)."""
-    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "parlour_csrf")
-    return page.request.fetch(
-        f"/api/v1{path}", method=method, data=data, headers={"X-CSRF-Token": csrf}
-    )
-
-
-def user_id(page: Page, query: str) -> str:
-    users = call(page, "GET", f"/users?q={query}").json()
-    return str(users[0]["id"])
-
-
-@dataclass
-class Room:
-    id: str
-    name: str
 
 
 def make_channel(owner: Page, name: str, topic: str | None, members: list[str]) -> Room:
@@ -72,33 +61,6 @@ def ensure_channel(owner: Page, name: str, topic: str | None, members: list[str]
         return None
     assert answer.status == 201, answer.text()
     return Room(str(answer.json()["id"]), name)
-
-
-def make_group(owner: Page, members: list[str]) -> Room:
-    name = unique("Side room")
-    member_ids = [user_id(owner, who) for who in members]
-    body = {"type": "group", "name": name, "member_ids": member_ids}
-    answer = call(owner, "POST", "/rooms", body)
-    assert answer.status == 201, answer.text()
-    return Room(str(answer.json()["id"]), name)
-
-
-def post_message(page: Page, room: Room, text: str) -> str:
-    answer = call(page, "POST", f"/rooms/{room.id}/messages", {"content": text})
-    assert answer.status == 201, answer.text()
-    return str(answer.json()["id"])
-
-
-def chatbox(page: Page) -> Locator:
-    return page.get_by_role("dialog", name="Chatbox")
-
-
-def open_chat(page: Page) -> Locator:
-    box = chatbox(page)
-    if not box.is_visible():
-        page.get_by_role("button", name="Chat", exact=True).click()
-    expect(box).to_be_visible()
-    return box
 
 
 def close_chat(page: Page) -> None:
@@ -147,31 +109,6 @@ def listed(pane: Locator, room: Room) -> Locator:
     )
 
 
-def message(box: Locator, text: str) -> Locator:
-    return box.get_by_role("log").locator("li.msg:not(.pending)").filter(has_text=text)
-
-
-def send(box: Locator, text: str) -> None:
-    composer = box.get_by_label("Message", exact=True)
-    composer.fill(text)
-    composer.press("Enter")
-
-
-def unread(page: Page) -> Locator:
-    return page.get_by_label("Unread messages")
-
-
-def synced_unread(page: Page) -> int:
-    """The badge once it shows the server's total."""
-    total = int(call(page, "GET", "/unread").json()["total"])
-    expect(unread(page)).to_have_text(str(total))
-    return total
-
-
-def popup(page: Page, sender: str, text: str) -> Locator:
-    return page.get_by_role("status", name=sender).filter(has_text=text)
-
-
 def set_level(box: Locator, label: str) -> None:
     """Header → Notifications → the level's radio, and the server's answer (so that what happens
     next comes after the change on the event stream); the panel stays open."""
@@ -186,11 +123,6 @@ def set_level(box: Locator, label: str) -> None:
             radio.check()
         assert answer.value.ok, answer.value.text()
     expect(radio).to_be_checked()
-
-
-def shoot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 # First in the file, so Browse channels shows these channels rather than the other tests' ones.
@@ -268,7 +200,7 @@ def test_channel_made_through_new_is_found_joined_and_live(person: Person) -> No
     katherine = person("katherine")
     linus = person("linus")
     dialogs = fail_on_dialog(katherine) + fail_on_dialog(linus)
-    channel = Room("", unique("orbit-math"))
+    channel = Room("", unique("orbit-math", "-"))
     topic = unique("Trajectories, launch windows and the numbers behind them")
 
     # New → Channel: name and topic; the channel opens with its topic in the header.
@@ -345,8 +277,9 @@ def test_notification_levels_decide_popups_and_badge(person: Person) -> None:
     linus = person("linus")
     linus_phone = person("linus", viewport=PHONE)  # another device of his
     dialogs = fail_on_dialog(linus) + fail_on_dialog(linus_phone)
-    channel = make_channel(katherine, unique("flight-dynamics"), "Orbits", ["linus"])
-    side = make_group(katherine, ["linus"])  # at "all": its pop-ups mark that earlier ones ran
+    channel = make_channel(katherine, unique("flight-dynamics", "-"), "Orbits", ["linus"])
+    # At "all": its pop-ups mark that the earlier ones ran.
+    side = make_group(katherine, ["linus"], "Side room")
 
     # The phone shows the level; a channel starts at Mentions.
     phone_box = open_channel(linus_phone, channel)
@@ -428,7 +361,7 @@ def test_outsider_sees_the_channel_but_cannot_read_it(person: Person) -> None:
     barbara = person("barbara")
     dialogs = fail_on_dialog(barbara)
     topic = unique("Members only talk")
-    channel = make_channel(katherine, unique("mission-control"), topic, [])
+    channel = make_channel(katherine, unique("mission-control", "-"), topic, [])
     secret = unique("Only members read this")
     post_message(katherine, channel, secret)
 

@@ -11,71 +11,26 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import BrowserContext, Locator, Page, Request, WebSocketRoute, expect
+from playwright.sync_api import BrowserContext, Request, WebSocketRoute, expect
 
 from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, ROOT, fail_on_dialog, login
+from tests.browser.helpers import (
+    Person,
+    chatbox,
+    message,
+    open_chat,
+    open_direct,
+    send,
+    shoot,
+    synced_unread,
+    unique,
+    unread,
+)
 
 pytestmark = pytest.mark.browser
 
-Person = Callable[..., Page]
-
-
-def unique(text: str) -> str:
-    return f"{text} {uuid.uuid4().hex[:10]}"
-
-
-def chatbox(page: Page) -> Locator:
-    return page.get_by_role("dialog", name="Chatbox")
-
-
-def open_chat(page: Page) -> Locator:
-    box = chatbox(page)
-    if not box.is_visible():
-        page.get_by_role("button", name="Chat", exact=True).click()
-    expect(box).to_be_visible()
-    return box
-
-
-def open_direct(page: Page, query: str, full_name: str) -> Locator:
-    """Chat, search, pick the person (existing direct room or a new one); returns the Chatbox."""
-    box = open_chat(page)
-    box.get_by_label("Search or start a new chat").fill(query)
-    box.get_by_role("button", name=full_name, exact=True).first.click()
-    expect(box.get_by_role("heading", name=full_name)).to_be_visible()
-    expect(box.get_by_label("Message", exact=True)).to_be_visible()
-    return box
-
-
-def send(box: Locator, text: str) -> None:
-    composer = box.get_by_label("Message", exact=True)
-    composer.fill(text)
-    composer.press("Enter")
-
-
-def message(box: Locator, text: str) -> Locator:
-    """The settled (not pending) message item containing text."""
-    return box.get_by_role("log").locator("li.msg:not(.pending)").filter(has_text=text)
-
-
-def unread(page: Page) -> Locator:
-    return page.get_by_label("Unread messages")
-
-
-def synced_unread(page: Page) -> int:
-    """The badge once it shows the server's total (the snapshot loads after the socket's hello)."""
-    total = int(page.request.get("/api/v1/unread").json()["total"])
-    expect(unread(page)).to_have_text(str(total))
-    return total
-
 
 # First in the file, so the pictures show the demo data rather than other tests' messages.
-def shoot(page: Page, name: str) -> str:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    return str(path)
-
-
 @pytest.mark.parametrize(("size", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
 def test_screenshots(
     new_context: Callable[..., BrowserContext], size: str, viewport: dict[str, int]

@@ -8,78 +8,25 @@ Every wait is Playwright's auto-waiting `expect()`; nothing sleeps. Each test ma
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from playwright.sync_api import APIResponse, BrowserContext, Locator, Page, WebSocket, expect
+from playwright.sync_api import BrowserContext, Locator, Page, WebSocket, expect
 
-from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, fail_on_dialog, login
+from tests.browser.conftest import DESKTOP, PHONE, fail_on_dialog, login
+from tests.browser.helpers import (
+    Person,
+    call,
+    chatbox,
+    make_group,
+    message,
+    open_room,
+    post_message,
+    shoot,
+    unique,
+)
 
 pytestmark = pytest.mark.browser
-
-Person = Callable[..., Page]
-
-
-def unique(text: str) -> str:
-    return f"{text} {uuid.uuid4().hex[:10]}"
-
-
-def call(page: Page, method: str, path: str, data: Any = None) -> APIResponse:
-    """A REST call as the page's user (its session cookie, plus the CSRF header writes need)."""
-    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "parlour_csrf")
-    return page.request.fetch(
-        f"/api/v1{path}", method=method, data=data, headers={"X-CSRF-Token": csrf}
-    )
-
-
-def user_id(page: Page, query: str) -> str:
-    users = call(page, "GET", f"/users?q={query}").json()
-    return str(users[0]["id"])
-
-
-@dataclass
-class Room:
-    id: str
-    name: str
-
-
-def make_group(owner: Page, members: list[str], name: str = "Reactions") -> Room:
-    member_ids = [user_id(owner, who) for who in members]
-    answer = call(
-        owner, "POST", "/rooms", {"type": "group", "name": unique(name), "member_ids": member_ids}
-    )
-    assert answer.status == 201, answer.text()
-    room = answer.json()
-    return Room(str(room["id"]), str(room["name"]))
-
-
-def post_message(page: Page, room: Room, text: str) -> str:
-    answer = call(page, "POST", f"/rooms/{room.id}/messages", {"content": text})
-    assert answer.status == 201, answer.text()
-    return str(answer.json()["id"])
-
-
-def chatbox(page: Page) -> Locator:
-    return page.get_by_role("dialog", name="Chatbox")
-
-
-def open_room(page: Page, room: Room) -> Locator:
-    """Opens the Chatbox, finds the room by name and opens it; returns the Chatbox."""
-    box = chatbox(page)
-    if not box.is_visible():
-        page.get_by_role("button", name="Chat", exact=True).click()
-    expect(box).to_be_visible()
-    box.get_by_label("Search or start a new chat").fill(room.name)
-    box.get_by_role("button", name=room.name, exact=True).click()
-    expect(box.get_by_role("heading", name=room.name)).to_be_visible()
-    return box
-
-
-def message(box: Locator, text: str) -> Locator:
-    return box.get_by_role("log").locator("li.msg:not(.pending)").filter(has_text=text)
 
 
 def chip(item: Locator, emoji: str) -> Locator:
@@ -97,16 +44,11 @@ def pinned_panel(box: Locator) -> Locator:
     return box.get_by_role("region", name="Pinned messages")
 
 
-def shoot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
 def test_reaction_through_the_picker_is_live_for_both(person: Person) -> None:
     ada = person("ada")
     grace = person("grace")
     dialogs = fail_on_dialog(ada) + fail_on_dialog(grace)
-    room = make_group(ada, ["grace"])
+    room = make_group(ada, ["grace"], "Reactions")
     text = unique("Ship it on Friday?")
     post_message(ada, room, text)
     ada_box = open_room(ada, room)
@@ -147,7 +89,7 @@ def test_reaction_through_the_picker_is_live_for_both(person: Person) -> None:
     grace.keyboard.press("Shift+Tab")  # the last message's last action: Save
     expect(grace_msg.get_by_role("button", name="Save", exact=True)).to_be_focused()
     expect(grace_msg.locator(".msg-tools")).to_have_css("opacity", "1")
-    for _ in range(3):  # Pin, React, then the chip
+    for _ in range(4):  # Pin, React, Reply, then the chip
         grace.keyboard.press("Shift+Tab")
     expect(theirs).to_be_focused()
     expect(tip).to_be_visible()
@@ -194,7 +136,7 @@ def test_reaction_through_the_picker_is_live_for_both(person: Person) -> None:
 def test_too_many_reactions_is_told(person: Person) -> None:
     ada = person("ada")
     grace = person("grace")
-    room = make_group(ada, ["grace"])
+    room = make_group(ada, ["grace"], "Reactions")
     text = unique("React to this a lot")
     message_id = post_message(ada, room, text)
     twenty = ["😀", "😃", "😄", "😁", "😆", "😅", "🤣", "😂", "🙂", "🙃"]
@@ -229,7 +171,7 @@ def test_too_many_reactions_is_told(person: Person) -> None:
 def test_pin_and_unpin_are_live(person: Person) -> None:
     ada = person("ada")
     grace = person("grace")
-    room = make_group(ada, ["grace"])
+    room = make_group(ada, ["grace"], "Reactions")
     first = unique("Agenda for Monday")
     second = unique("Minutes of the last meeting")
     post_message(ada, room, first)
@@ -286,7 +228,7 @@ def test_pin_and_unpin_are_live(person: Person) -> None:
 def test_deleting_a_message_clears_its_reactions_and_pin(person: Person) -> None:
     ada = person("ada")
     grace = person("grace")
-    room = make_group(ada, ["grace"])
+    room = make_group(ada, ["grace"], "Reactions")
     text = unique("Posted in the wrong room")
     message_id = post_message(ada, room, text)
     assert call(grace, "PUT", f"/messages/{message_id}/reactions/👀").status == 204
@@ -314,7 +256,7 @@ def test_saved_messages_are_mine_only(person: Person) -> None:
     ada = person("ada")
     ada_phone = person("ada", viewport=PHONE)  # another device of mine
     grace = person("grace")
-    room = make_group(ada, ["grace"])
+    room = make_group(ada, ["grace"], "Reactions")
     text = unique("Remember the release checklist")
     post_message(grace, room, text)
     ada_phone.get_by_role("link", name="Saved", exact=True).click()

@@ -23,12 +23,18 @@ export function uuid() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-export function mountComposer(container, roomId) {
+/**
+ * options.replyTo: the root of a thread (the box then sends replies), options.label: the box's
+ * accessible name ("Message"), options.placeholder.
+ */
+export function mountComposer(container, roomId, options = {}) {
+  const { replyTo = null, label = 'Message', placeholder = 'Write a message…' } = options;
+  const draftKey = replyTo ? `${roomId}:${replyTo}` : roomId;
   const id = nextId('msg');
   const textarea = h('textarea', {
-    id, rows: '1', placeholder: 'Write a message…', maxlength: String(MAX_CHARS + 1000),
+    id, rows: '1', placeholder, maxlength: String(MAX_CHARS + 1000),
   });
-  textarea.value = drafts.get(roomId) || '';
+  textarea.value = drafts.get(draftKey) || '';
   const error = h('p', { class: 'field-error', 'aria-live': 'polite' });
   const uploadsList = h('ul', { class: 'uploads', 'aria-label': 'Attachments' });
   const fileInput = h('input', { type: 'file', multiple: true, hidden: true, tabindex: '-1' });
@@ -96,7 +102,7 @@ export function mountComposer(container, roomId) {
   }
 
   function onInput() {
-    drafts.set(roomId, textarea.value);
+    drafts.set(draftKey, textarea.value);
     error.textContent = '';
     textarea.style.height = 'auto';
     textarea.style.height = `${Math.min(textarea.scrollHeight, 200)}px`;
@@ -116,14 +122,14 @@ export function mountComposer(container, roomId) {
       return;
     }
     store.queueMessage({
-      client_id: uuid(), room_id: roomId, content,
+      client_id: uuid(), room_id: roomId, content, ...(replyTo ? { reply_to: replyTo } : {}),
       attachment_ids: done.map((u) => u.att.id),
       attachments: done.map((u) => ({ ...u.att, filename: u.file.name, size: u.file.size })),
     });
     textarea.value = '';
     uploads.length = 0;
     renderUploads();
-    drafts.delete(roomId);
+    drafts.delete(draftKey);
     lastTypingSent = 0;
     onInput();
     textarea.focus();
@@ -147,7 +153,7 @@ export function mountComposer(container, roomId) {
     h('div', { class: 'composer-row' },
       h('button', { type: 'button', class: 'icon', 'aria-label': 'Attach files', title: 'Attach files', onclick: () => fileInput.click() }, '📎'),
       fileInput,
-      h('label', { for: id, class: 'sr-only' }, 'Message'),
+      h('label', { for: id, class: 'sr-only' }, label),
       textarea,
       h('button', { type: 'submit', class: 'primary' }, 'Send')),
     mention.list, error);

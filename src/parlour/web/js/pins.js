@@ -43,7 +43,7 @@ export function mountPins(panel, roomId, { onJump }) {
         h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtWhen(m.created_at))),
       h('div', { class: 'pin-body' }, messageBody(m)),
       h('div', { class: 'row-actions' },
-        h('button', { type: 'button', class: 'small', 'aria-label': `Show the message from ${author}`, onclick: () => onJump(m.id) }, 'Show'),
+        h('button', { type: 'button', class: 'small', 'aria-label': `Show the message from ${author}`, onclick: () => onJump(m.id, m) }, 'Show'),
         h('button', { type: 'button', class: 'small', onclick: () => setPinned(m, false) }, 'Unpin')));
   }
 

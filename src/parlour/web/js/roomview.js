@@ -3,7 +3,7 @@
 // The log is reconciled, not rebuilt: nodes of unchanged messages stay in place, which keeps the
 // scroll position, the focus and an open edit box intact while events stream in.
 
-import { h, nextId, avatar, fmtTime, fmtDay, fmtSize, STATUS_LABEL, fmtWhen } from './dom.js';
+import { h, nextId, avatar, initials, fmtTime, fmtDay, fmtSize, STATUS_LABEL, fmtWhen } from './dom.js';
 import { roomAvatar } from './roomlist.js';
 import { del, patch, post } from './api.js';
 import * as store from './store.js';
@@ -13,6 +13,7 @@ import { toast } from './popups.js';
 import { openEmojiPicker } from './emoji.js';
 import { react, reactionChips, setPinned, setSaved } from './reactions.js';
 import { mountPins } from './pins.js';
+import { mountThread } from './thread.js';
 
 const enc = encodeURIComponent;
 // Touch screens have no hover: a tap on a message focuses it, which shows its actions.
@@ -88,6 +89,153 @@ export function messageBody(m) {
   return body;
 }
 
+/**
+ * The message items of one room, shared by its log and its Thread panel: each message's node with
+ * its actions, and the reconciliation of a list of them (nodes of unchanged messages stay in place,
+ * which keeps focus, selection and an open edit box). opts: rerender() after an edit closes;
+ * onReply(m) adds Reply; onOpenThread(m) shows a root's "N replies" summary.
+ */
+export function messageKit(roomId, { rerender, onReply = null, onOpenThread = null }) {
+  let cache = new Map(); // key -> {version, node}
+  let editingId = null;
+  let closePicker = null;
+
+  function version(m) {
+    const room = store.state.rooms.get(roomId);
+    const adminKey = room && store.isAdmin(room) ? 'a' : '';
+    const marks = `${m.pinned}|${store.isSaved(m.id)}|${JSON.stringify(m.reactions || [])}|${JSON.stringify(m.thread || null)}`;
+    return `${m.edited_at}|${m.deleted}|${m.html}|${adminKey}|${marks}`;
+  }
+
+  function messageNode(m, pending) {
+    const room = store.state.rooms.get(roomId);
+    const mine = m.author?.id === store.state.me.id;
+    const slot = h('div', { class: 'msg-body' }, pending ? h('div', { class: 'body pre' }, m.content) : messageBody(m),
+      attachmentList(m.attachments));
+    const actions = h('div', { class: 'msg-actions' });
+    let tools = null;
+    if (pending) {
+      actions.append(m.status === 'failed'
+        ? h('span', { class: 'field-error' }, `Not sent: ${m.error || 'error'} `,
+          h('button', { type: 'button', class: 'small', onclick: () => store.setOutboxStatus(m.client_id, 'pending') }, 'Retry'),
+          h('button', { type: 'button', class: 'small', onclick: () => store.settleOutbox(m.client_id) }, 'Discard'))
+        : h('span', { class: 'muted' }, store.state.connection === 'connected' ? 'Sending…' : 'Waiting for connection…'));
+    } else if (!m.deleted) {
+      tools = messageTools(m, slot, mine || (room?.type !== 'direct' && store.isAdmin(room)));
+    }
+    const saved = !pending && store.isSaved(m.id);
+    return h('li', {
+      class: `msg${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${m.pinned && !m.deleted ? ' pinned' : ''}`,
+      'data-id': m.id || '', tabindex: noHover.matches && tools ? '-1' : null,
+    },
+    avatar(m.author?.full_name || '?'),
+    h('div', { class: 'msg-main' },
+      h('div', { class: 'msg-head' },
+        h('span', { class: 'author' }, m.author?.full_name || 'Unknown'), ' ',
+        h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtTime(m.created_at)),
+        m.edited_at && !m.deleted ? [' ', h('span', { class: 'muted' }, '(edited)'), ' ',
+          h('button', { type: 'button', class: 'link small', onclick: () => openHistory(m.id) }, 'history')] : null,
+        m.pinned && !m.deleted ? [' ', h('span', { class: 'mark pin-mark' }, h('span', { 'aria-hidden': 'true' }, '📌 '), 'Pinned')] : null,
+        saved && !m.deleted ? [' ', h('span', { class: 'mark save-mark' }, h('span', { 'aria-hidden': 'true' }, '★ '), 'Saved')] : null),
+      slot, reactionChips(m), pending ? null : threadSummary(m), actions),
+    tools);
+  }
+
+  /** "2 replies" under a root: who took part (initials, names for screen readers) and when. */
+  function threadSummary(m) {
+    const t = m.thread;
+    if (!onOpenThread || m.reply_to || !t?.reply_count) return null;
+    const people = (t.participant_ids || []).map((id) => store.user(id)?.full_name || 'Someone');
+    const n = t.reply_count;
+    return h('div', { class: 'thread-sum' },
+      h('span', { class: 'thread-people', 'aria-hidden': 'true' },
+        people.slice(0, 4).map((name) => h('span', { class: 'avatar mini', title: name }, initials(name))),
+        people.length > 4 ? h('span', { class: 'more muted' }, `+${people.length - 4}`) : null),
+      h('button', { type: 'button', class: 'link thread-link', 'data-fk': 'thread', onclick: () => onOpenThread(m) },
+        n === 1 ? '1 reply' : `${n} replies`),
+      t.last_reply_at ? h('time', { class: 'muted', datetime: t.last_reply_at, title: new Date(t.last_reply_at).toLocaleString() },
+        `Last reply ${fmtWhen(t.last_reply_at)}`) : null,
+      people.length ? h('span', { class: 'sr-only' }, ` From ${people.join(', ')}.`) : null);
+  }
+
+  /**
+   * The actions of a settled message: Reply, React, Pin/Unpin, Save/Unsave, Edit, Delete. Real
+   * buttons, always in the page (screen readers and Tab reach them); shown on hover or keyboard
+   * focus. data-fk names each one, so focus finds its way back after the message is re-rendered.
+   */
+  function messageTools(m, slot, canDelete) {
+    const mine = m.author?.id === store.state.me.id;
+    const saved = store.isSaved(m.id);
+    const tool = (label, icon, fk, onclick, extra = {}) => h('button', {
+      type: 'button', class: `tool tool-${fk}`, 'aria-label': label, title: label, 'data-fk': fk, onclick, ...extra,
+    }, h('span', { 'aria-hidden': 'true' }, icon));
+    return h('div', { class: 'msg-tools' },
+      onReply && !m.reply_to ? tool('Reply', '↩', 'reply', () => onReply(m)) : null,
+      tool('React', '☺', 'react', (e) => pickReaction(m, e.currentTarget), { 'aria-haspopup': 'dialog' }),
+      tool(m.pinned ? 'Unpin' : 'Pin', '📌', 'pin', () => setPinned(m, !m.pinned), { class: `tool tool-pin${m.pinned ? ' on' : ''}` }),
+      tool(saved ? 'Unsave' : 'Save', saved ? '★' : '☆', 'save', () => setSaved(m, !saved), { class: `tool tool-save${saved ? ' on' : ''}` }),
+      mine ? tool('Edit', '✎', 'edit', () => {
+        editingId = m.id;
+        startEdit(slot, m, () => { editingId = null; cache.delete(m.id); rerender(); cache.get(m.id)?.node.querySelector('[data-fk=edit]')?.focus(); });
+      }) : null,
+      canDelete ? tool('Delete', '🗑', 'delete', () => deleteMessage(m)) : null);
+  }
+
+  function pickReaction(m, button) {
+    closePicker?.();
+    const node = button.closest('li.msg');
+    node?.classList.add('picking');
+    closePicker = openEmojiPicker(button, {
+      onPick: (emoji) => react(store.findMessage(roomId, m.id) || m, emoji, true),
+      onClose: () => {
+        closePicker = null;
+        node?.classList.remove('picking');
+        // The message may have been re-rendered meanwhile: focus its React button again.
+        cache.get(m.id)?.node.querySelector('[data-fk=react]')?.focus();
+      },
+    });
+  }
+
+  /**
+   * Puts into `list` the nodes that fill(take) asks for: take(key, version, build) reuses the
+   * node of `key` while its version is unchanged (or while it is being edited). Returns the count.
+   */
+  function reconcile(list, fill) {
+    const next = new Map();
+    const nodes = [];
+    let refocus = null; // [new node, data-fk] when the focus was inside a node being replaced
+    fill((key, ver, build) => {
+      let c = cache.get(key);
+      if (!c || (c.version !== ver && editingId !== key)) {
+        const old = c?.node;
+        c = { version: ver, node: build() };
+        if (old?.contains(document.activeElement)) refocus = [c.node, document.activeElement.dataset.fk];
+      }
+      next.set(key, c);
+      nodes.push(c.node);
+    });
+    cache = next;
+    // Move only what is out of place, so untouched nodes keep focus and selection.
+    nodes.forEach((node, i) => { if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null); });
+    while (list.children.length > nodes.length) list.lastElementChild.remove();
+    if (refocus) {
+      const [node, fk] = refocus;
+      const same = fk && node.querySelector(`[data-fk="${CSS.escape(fk)}"]`);
+      (same || node.querySelector('[data-fk=react]') || (node.hasAttribute('tabindex') ? node : null))?.focus({ preventScroll: true });
+    }
+    return nodes.length;
+  }
+
+  return {
+    node: messageNode,
+    version,
+    reconcile,
+    nodeOf: (key) => cache.get(key)?.node || null,
+    reset() { cache = new Map(); },
+    destroy() { closePicker?.(); },
+  };
+}
+
 export function mountRoomView(container, roomId, { onBack, onLeft }) {
   const titleId = nextId('room-title');
   const title = h('h2', { id: titleId });
@@ -122,11 +270,41 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   container.replaceChildren(section);
   const composer = mountComposer(section, roomId);
   const pins = mountPins(pinsPanel, roomId, {
-    onJump: (id) => { togglePins(false); focusMessage(id); },
+    onJump: (id, m) => {
+      togglePins(false);
+      if (m?.reply_to) openThread({ id: m.reply_to, room_id: roomId }); else focusMessage(id);
+    },
   });
 
-  let cache = new Map(); // key -> {version, node}
-  let editingId = null;
+  // ---- the Thread panel: beside the room on a desktop (the Chatbox widens), over it on a phone --
+
+  function openThread(root) {
+    if (thread?.rootId === root.id) { thread.focus(); return; }
+    closeThread(false);
+    const host = h('div', { class: 'thread-host' });
+    container.append(host);
+    container.classList.add('with-thread');
+    container.closest('.chatbox')?.classList.add('has-thread');
+    thread = mountThread(host, roomId, root, {
+      kitFor: (opts) => messageKit(roomId, opts),
+      onClose: () => closeThread(true),
+    });
+    thread.focus();
+  }
+
+  function closeThread(refocus) {
+    if (!thread) return;
+    const { rootId } = thread;
+    thread.destroy();
+    thread = null;
+    container.querySelector(':scope > .thread-host')?.remove();
+    container.classList.remove('with-thread');
+    container.closest('.chatbox')?.classList.remove('has-thread');
+    if (refocus) (kit.nodeOf(rootId)?.querySelector('[data-fk=thread]') || composer.textarea).focus();
+  }
+
+  const kit = messageKit(roomId, { rerender: () => renderList(), onReply: openThread, onOpenThread: openThread });
+  let thread = null; // the open Thread panel
   let keepAnchor = false;
   let firstRender = true;
   let markOnLoad = true; // opening a room reads it, even if the window focus is uncertain
@@ -369,82 +547,6 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     } catch (err) { manageError.textContent = err.message; }
   }
 
-  // ---- message log ---------------------------------------------------------------------------
-
-  function messageNode(m, pending) {
-    const room = store.state.rooms.get(roomId);
-    const mine = m.author?.id === store.state.me.id;
-    const slot = h('div', { class: 'msg-body' }, pending ? h('div', { class: 'body pre' }, m.content) : messageBody(m),
-      attachmentList(m.attachments));
-    const actions = h('div', { class: 'msg-actions' });
-    let tools = null;
-    if (pending) {
-      actions.append(m.status === 'failed'
-        ? h('span', { class: 'field-error' }, `Not sent: ${m.error || 'error'} `,
-          h('button', { type: 'button', class: 'small', onclick: () => store.setOutboxStatus(m.client_id, 'pending') }, 'Retry'),
-          h('button', { type: 'button', class: 'small', onclick: () => store.settleOutbox(m.client_id) }, 'Discard'))
-        : h('span', { class: 'muted' }, store.state.connection === 'connected' ? 'Sending…' : 'Waiting for connection…'));
-    } else if (!m.deleted) {
-      tools = messageTools(m, slot, mine || (room?.type !== 'direct' && store.isAdmin(room)));
-    }
-    const saved = !pending && store.isSaved(m.id);
-    return h('li', {
-      class: `msg${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${m.pinned && !m.deleted ? ' pinned' : ''}`,
-      'data-id': m.id || '', tabindex: noHover.matches && tools ? '-1' : null,
-    },
-    avatar(m.author?.full_name || '?'),
-    h('div', { class: 'msg-main' },
-      h('div', { class: 'msg-head' },
-        h('span', { class: 'author' }, m.author?.full_name || 'Unknown'), ' ',
-        h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtTime(m.created_at)),
-        m.edited_at && !m.deleted ? [' ', h('span', { class: 'muted' }, '(edited)'), ' ',
-          h('button', { type: 'button', class: 'link small', onclick: () => openHistory(m.id) }, 'history')] : null,
-        m.pinned && !m.deleted ? [' ', h('span', { class: 'mark pin-mark' }, h('span', { 'aria-hidden': 'true' }, '📌 '), 'Pinned')] : null,
-        saved && !m.deleted ? [' ', h('span', { class: 'mark save-mark' }, h('span', { 'aria-hidden': 'true' }, '★ '), 'Saved')] : null),
-      slot, reactionChips(m), actions),
-    tools);
-  }
-
-  /**
-   * The actions of a settled message: React, Pin/Unpin, Save/Unsave, Edit, Delete. Real buttons,
-   * always in the page (screen readers and Tab reach them); shown on hover or keyboard focus.
-   * data-fk names each one, so focus finds its way back after the message is re-rendered.
-   */
-  function messageTools(m, slot, canDelete) {
-    const mine = m.author?.id === store.state.me.id;
-    const saved = store.isSaved(m.id);
-    const tool = (label, icon, fk, onclick, extra = {}) => h('button', {
-      type: 'button', class: `tool tool-${fk}`, 'aria-label': label, title: label, 'data-fk': fk, onclick, ...extra,
-    }, h('span', { 'aria-hidden': 'true' }, icon));
-    const bar = h('div', { class: 'msg-tools' },
-      tool('React', '☺', 'react', (e) => pickReaction(m, e.currentTarget), { 'aria-haspopup': 'dialog' }),
-      tool(m.pinned ? 'Unpin' : 'Pin', '📌', 'pin', () => setPinned(m, !m.pinned), { class: `tool tool-pin${m.pinned ? ' on' : ''}` }),
-      tool(saved ? 'Unsave' : 'Save', saved ? '★' : '☆', 'save', () => setSaved(m, !saved), { class: `tool tool-save${saved ? ' on' : ''}` }),
-      mine ? tool('Edit', '✎', 'edit', () => {
-        editingId = m.id;
-        startEdit(slot, m, () => { editingId = null; cache.delete(m.id); renderList(); cache.get(m.id)?.node.querySelector('[data-fk=edit]')?.focus(); });
-      }) : null,
-      canDelete ? tool('Delete', '🗑', 'delete', () => deleteMessage(m)) : null);
-    return bar;
-  }
-
-  let closePicker = null;
-
-  function pickReaction(m, button) {
-    closePicker?.();
-    const node = button.closest('li.msg');
-    node?.classList.add('picking');
-    closePicker = openEmojiPicker(button, {
-      onPick: (emoji) => react(store.findMessage(roomId, m.id) || m, emoji, true),
-      onClose: () => {
-        closePicker = null;
-        node?.classList.remove('picking');
-        // The message may have been re-rendered meanwhile: focus its React button again.
-        cache.get(m.id)?.node.querySelector('[data-fk=react]')?.focus();
-      },
-    });
-  }
-
   function daySeparator(iso) {
     return h('li', { class: 'day', role: 'presentation' }, h('span', {}, fmtDay(iso)));
   }
@@ -456,51 +558,25 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   function renderList() {
     const b = store.bucketOf(roomId);
     if (!b?.loaded) return;
-    const room = store.state.rooms.get(roomId);
-    const adminKey = room && store.isAdmin(room) ? 'a' : '';
     const confirmed = new Set(b.list.map((m) => m.client_id).filter(Boolean));
     const pending = store.pendingFor(roomId).filter((o) => !confirmed.has(o.client_id));
     const atBottom = nearBottom();
     const prevHeight = scroller.scrollHeight;
     const prevTop = scroller.scrollTop;
-
-    const next = new Map();
-    const nodes = [];
-    let lastDay = '';
-    let refocus = null; // [new node, data-fk] when the focus was inside a node being replaced
-    const take = (key, version, build) => {
-      let c = cache.get(key);
-      if (!c || (c.version !== version && editingId !== key)) {
-        const old = c?.node;
-        c = { version, node: build() };
-        if (old?.contains(document.activeElement)) refocus = [c.node, document.activeElement.dataset.fk];
+    const count = kit.reconcile(list, (take) => {
+      let lastDay = '';
+      for (const m of b.list) {
+        const day = new Date(m.created_at).toDateString();
+        if (day !== lastDay) { lastDay = day; take(`d:${day}`, fmtDay(m.created_at), () => daySeparator(m.created_at)); }
+        take(m.id, kit.version(m), () => kit.node(m, false));
       }
-      next.set(key, c);
-      nodes.push(c.node);
-    };
-    for (const m of b.list) {
-      const day = new Date(m.created_at).toDateString();
-      if (day !== lastDay) { lastDay = day; take(`d:${day}`, fmtDay(m.created_at), () => daySeparator(m.created_at)); }
-      const marks = `${m.pinned}|${store.isSaved(m.id)}|${JSON.stringify(m.reactions || [])}`;
-      take(m.id, `${m.edited_at}|${m.deleted}|${m.html}|${adminKey}|${marks}`, () => messageNode(m, false));
-    }
-    const me = store.user(store.state.me.id) || store.state.me;
-    for (const o of pending) {
-      const m = { ...o, author: me };
-      take(`c:${o.client_id}`, `${o.status}|${o.error}|${store.state.connection}`, () => messageNode(m, true));
-    }
-    cache = next;
-
-    // Move only what is out of place, so untouched nodes keep focus and selection.
-    nodes.forEach((node, i) => { if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null); });
-    while (list.children.length > nodes.length) list.lastElementChild.remove();
-
-    if (refocus) {
-      const [node, fk] = refocus;
-      const same = fk && node.querySelector(`[data-fk="${CSS.escape(fk)}"]`);
-      (same || node.querySelector('[data-fk=react]') || (node.hasAttribute('tabindex') ? node : null))?.focus({ preventScroll: true });
-    }
-    status.hidden = nodes.length > 0;
+      const me = store.user(store.state.me.id) || store.state.me;
+      for (const o of pending) {
+        const m = { ...o, author: me };
+        take(`c:${o.client_id}`, `${o.status}|${o.error}|${store.state.connection}`, () => kit.node(m, true));
+      }
+    });
+    status.hidden = count > 0;
     status.textContent = 'No messages yet. Say hello!';
     olderBtn.hidden = !b.hasMore;
     if (keepAnchor) {
@@ -525,7 +601,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   async function loadLatest() {
     firstRender = true;
     markOnLoad = true;
-    cache = new Map();
+    kit.reset();
     list.replaceChildren();
     status.hidden = false;
     status.textContent = 'Loading messages…';
@@ -576,7 +652,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
       if (!b?.loaded) await new Promise((r) => setTimeout(r, 150));
       else await loadOlder();
     }
-    const node = cache.get(id)?.node;
+    const node = kit.nodeOf(id);
     if (!node) return;
     node.scrollIntoView({ block: 'center' });
     node.classList.add('highlight');
@@ -589,9 +665,9 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   renderTyping();
 
   return {
-    destroy() { offs.forEach((off) => off()); pins.destroy(); closePicker?.(); },
+    destroy() { offs.forEach((off) => off()); pins.destroy(); kit.destroy(); closeThread(false); },
     focusComposer: () => composer.focus(),
-    markReadIfVisible: () => { if (store.isReading(roomId)) store.markRead(roomId); },
+    markReadIfVisible: () => { if (store.isReading(roomId)) store.markRead(roomId); thread?.markReadIfVisible(); },
     focusMessage,
   };
 }

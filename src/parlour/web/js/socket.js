@@ -147,6 +147,7 @@ export function flush() {
       deliverOverRest(item);
     } else if (now - (sentAt.get(item.client_id) || 0) > RESEND_MS) {
       const frame = { type: 'send', room_id: item.room_id, content: item.content, client_id: item.client_id };
+      if (item.reply_to) frame.reply_to = item.reply_to;
       if (send(frame)) sentAt.set(item.client_id, now);
     }
   }
@@ -158,6 +159,7 @@ async function deliverOverRest(item) {
   try {
     const message = await post(`/rooms/${encodeURIComponent(item.room_id)}/messages`, {
       content: item.content, client_id: item.client_id, attachment_ids: item.attachment_ids,
+      ...(item.reply_to ? { reply_to: item.reply_to } : {}),
     });
     store.applyEvent({ type: 'ack', client_id: item.client_id, message });
   } catch (err) {

@@ -5,6 +5,9 @@
 //   'me' 'prefs' 'conn' 'room:removed'(roomId) 'message:new'(message, for pop-ups)
 //   'pins'(roomId) when a message of the room was pinned, unpinned or deleted; 'saved' (my saves)
 //   'channels' when what we know of the organization's channels changed (Browse channels)
+//   'thread'(rootId) when a loaded thread's replies (or pending replies) changed
+// Replies (messages with `reply_to`) never enter a room's list or last_message, and never change
+// unread counts by themselves: followers of the thread get `unread.updated` from the server.
 
 import { get, post } from './api.js';
 
@@ -38,6 +41,8 @@ export const state = {
   outbox: [], // [{client_id, room_id, content, attachment_ids, attachments, created_at, status, error}]
   saved: new Set(), // ids of the messages I saved (from GET /saved and saved.updated)
   channels: new Map(), // channel id -> {id, name, topic, member_count, joined} (GET /channels)
+  threads: new Map(), // root id -> {roomId, byId, list, hasMore, loaded, cursor, patches}
+  following: new Set(), // root ids of threads I follow, as far as this client has seen
   connection: 'connecting',
 };
 
@@ -54,6 +59,7 @@ export function reset() {
   state.me = null;
   state.rooms.clear(); state.users.clear(); state.buckets.clear(); state.typing.clear();
   state.outbox = []; state.unreadTotal = 0; state.saved.clear(); state.channels.clear();
+  state.threads.clear(); state.following.clear(); seenReplies.clear();
 }
 
 export function setConnection(value) { state.connection = value; emit('conn', value); }
@@ -122,11 +128,28 @@ export const notifyLevel = (room) => room?.notify || (room?.type === 'channel' ?
 /** Does the room's unread count go into the toolbar total? */
 const counted = (room) => notifyLevel(room) !== 'none';
 
-/** Should a new message from someone else pop up (and beep)? Follows the room's level. */
+/**
+ * Should a new message from someone else pop up (and beep)? Follows the room's level. A reply
+ * only for a thread I follow (my root, a thread I replied or was mentioned in) at "all", or when
+ * it mentions me (unless the room is at "none").
+ */
 export function wantsNotice(m) {
   const level = notifyLevel(state.rooms.get(m.room_id));
   if (level === 'none') return false;
+  if (m.reply_to) return mentionsMe(m) || (level === 'all' && follows(m.room_id, m.reply_to));
   return level === 'all' || mentionsMe(m);
+}
+
+/** Do I follow the thread under rootId (best effort: what this client has seen)? */
+export function follows(roomId, rootId) {
+  if (state.following.has(rootId)) return true;
+  const root = findMessage(roomId, rootId);
+  return !!root && !!state.me && root.author?.id === state.me.id;
+}
+
+function noteFollowing(m) {
+  if (!m.reply_to || !state.me) return;
+  if (m.author?.id === state.me.id || mentionsMe(m)) state.following.add(m.reply_to);
 }
 
 export const mentionsMe = (m) => !!state.me && (m.mentions || []).includes(state.me.id);
@@ -288,10 +311,12 @@ export async function loadOlder(roomId) {
 /** Forgets every cached message (after a resync); open views reload what they show. */
 export function resetBuckets() {
   state.buckets.clear();
+  state.threads.clear();
   emit('reset');
 }
 
 function upsertMessage(m) {
+  if (m.reply_to) { upsertReply(m); return; }
   const b = state.buckets.get(m.room_id);
   if (b) put(b, [m]);
   const room = state.rooms.get(m.room_id);
@@ -311,7 +336,91 @@ function alreadyKnown(m) {
   return !!last && (last.id === m.id || ts(m.created_at) < ts(last.created_at));
 }
 
+// ---- threads ------------------------------------------------------------------------------------
+
+const seenReplies = new Set(); // ids of replies already handled (replays after a resume repeat some)
+
+export const threadOf = (rootId) => state.threads.get(rootId);
+
+function upsertReply(m) {
+  seenReplies.add(m.id);
+  noteFollowing(m);
+  const t = state.threads.get(m.reply_to);
+  if (t) put(t, [m]);
+  if (m.client_id && m.author?.id === state.me?.id) settleOutbox(m.client_id, false);
+  emit('thread', m.reply_to);
+}
+
+function replyCreated(m) {
+  const known = seenReplies.has(m.id);
+  if (m.author) rememberUser(m.author);
+  upsertReply(m);
+  if (known || m.author?.id === state.me?.id) return;
+  // No count changes here: the server sends followers unread.updated with the new counts.
+  // A thread open on screen (its replies loaded) and being read needs no pop-up.
+  if (state.threads.get(m.reply_to)?.loaded && isReading(m.room_id)) return;
+  if (state.rooms.has(m.room_id)) emit('message:new', m);
+}
+
+/** Loads a thread's first page of replies (oldest first); events arriving meanwhile merge in. */
+export async function loadThread(roomId, rootId) {
+  const t = { roomId, byId: new Map(), list: [], hasMore: false, loaded: false, cursor: null, patches: [] };
+  state.threads.set(rootId, t);
+  const msgs = await get(`/messages/${enc(rootId)}/thread`, { limit: PAGE });
+  if (state.threads.get(rootId) !== t) return;
+  msgs.forEach(noteFollowing);
+  msgs.forEach((m) => seenReplies.add(m.id));
+  put(t, msgs);
+  for (const [id, change] of t.patches) {
+    const m = t.byId.get(id);
+    if (m) put(t, [{ ...m, ...change(m) }]);
+  }
+  t.patches = null;
+  t.cursor = msgs.length ? msgs[msgs.length - 1].id : null;
+  t.hasMore = msgs.length >= PAGE;
+  t.loaded = true;
+  emit('thread', rootId);
+}
+
+/** The next page of a thread's replies (after the last one paged in). */
+export async function loadMoreReplies(rootId) {
+  const t = state.threads.get(rootId);
+  if (!t?.loaded || !t.hasMore || t.loadingMore) return;
+  t.loadingMore = true;
+  try {
+    const params = { limit: PAGE };
+    if (t.cursor) params.after = t.cursor;
+    const msgs = await get(`/messages/${enc(rootId)}/thread`, params);
+    msgs.forEach(noteFollowing);
+    msgs.forEach((m) => seenReplies.add(m.id));
+    put(t, msgs);
+    if (msgs.length) t.cursor = msgs[msgs.length - 1].id;
+    t.hasMore = msgs.length >= PAGE;
+  } finally {
+    t.loadingMore = false;
+  }
+  emit('thread', rootId);
+}
+
+export function forgetThread(rootId) { state.threads.delete(rootId); }
+
+const threadReadPosted = new Map(); // roomId -> the newest reply id posted as read
+
+/** Reading a thread: its newest reply becomes the room's read pointer (one pointer per room). */
+export function markThreadRead(roomId, messageId) {
+  const room = state.rooms.get(roomId);
+  if (!room || !messageId) return;
+  if (threadReadPosted.get(roomId) === messageId && !room.unread_count && !room.mention_count) return;
+  threadReadPosted.set(roomId, messageId);
+  if (room.unread_count || room.mention_count) {
+    const left = counted(room) ? room.unread_count || 0 : 0;
+    setRoomUnread(roomId, 0, Math.max(0, state.unreadTotal - left), 0);
+  }
+  postReadSoon(roomId, messageId);
+}
+
 function messageCreated(m) {
+  if (m.reply_to) { replyCreated(m); return; }
   const known = alreadyKnown(m);
   const fromOther = m.author?.id !== state.me?.id;
   const room = state.rooms.get(m.room_id);
@@ -356,7 +465,8 @@ export function markRead(roomId) {
   const newest = b?.list[b.list.length - 1];
   const room = state.rooms.get(roomId);
   if (!newest || !room) return;
-  if (lastReadPosted.get(roomId) === newest.id && !room.unread_count && !room.mention_count) return;
+  // Counts left once the newest message is read are replies' (only their thread can clear them).
+  if (lastReadPosted.get(roomId) === newest.id) return;
   lastReadPosted.set(roomId, newest.id);
   if (room.unread_count || room.mention_count) {
     const left = counted(room) ? room.unread_count || 0 : 0;
@@ -428,8 +538,13 @@ export function typingNames(roomId) {
 
 /** The loaded copy of a message, from the room's page or the room's last message. */
 export function findMessage(roomId, messageId) {
-  return state.buckets.get(roomId)?.byId.get(messageId)
+  const found = state.buckets.get(roomId)?.byId.get(messageId)
     || (state.rooms.get(roomId)?.last_message?.id === messageId ? state.rooms.get(roomId).last_message : null);
+  if (found) return found;
+  for (const t of state.threads.values()) {
+    if (t.roomId === roomId && t.byId.has(messageId)) return t.byId.get(messageId);
+  }
+  return null;
 }
 
 function patchMessage(roomId, messageId, change) {
@@ -447,6 +562,15 @@ function patchMessage(roomId, messageId, change) {
     changed = true;
   }
   if (changed) emit('messages', roomId);
+  for (const [rootId, t] of state.threads) {
+    if (t.roomId !== roomId) continue;
+    if (t.patches) t.patches.push([messageId, change]);
+    const reply = t.byId.get(messageId);
+    if (reply) {
+      put(t, [{ ...reply, ...change(reply) }]);
+      emit('thread', rootId);
+    }
+  }
 }
 
 function withReaction(reactions, emoji, userId, added) {
@@ -498,10 +622,14 @@ export function loadOutbox() {
   try { state.outbox = JSON.parse(localStorage.getItem(outboxKey()) || '[]'); } catch { state.outbox = []; }
 }
 
+const outboxChanged = (item) => {
+  if (item.reply_to) emit('thread', item.reply_to); else emit('messages', item.room_id);
+};
+
 export function queueMessage(item) {
   state.outbox.push({ status: 'pending', created_at: new Date().toISOString(), ...item });
   saveOutbox();
-  emit('messages', item.room_id);
+  outboxChanged(item);
   emit('outbox');
 }
 
@@ -510,7 +638,7 @@ export function settleOutbox(clientId, notify = true) {
   if (!item) return;
   state.outbox = state.outbox.filter((o) => o !== item);
   saveOutbox();
-  if (notify) emit('messages', item.room_id);
+  if (notify) outboxChanged(item);
 }
 
 export function setOutboxStatus(clientId, status, error) {
@@ -519,11 +647,13 @@ export function setOutboxStatus(clientId, status, error) {
   item.status = status;
   item.error = error || null;
   saveOutbox();
-  emit('messages', item.room_id);
+  outboxChanged(item);
   if (status === 'pending') emit('outbox');
 }
 
-export const pendingFor = (roomId) => state.outbox.filter((o) => o.room_id === roomId);
+/** A room's pending messages (replies wait in their thread instead). */
+export const pendingFor = (roomId) => state.outbox.filter((o) => o.room_id === roomId && !o.reply_to);
+export const pendingReplies = (rootId) => state.outbox.filter((o) => o.reply_to === rootId);
 
 // ---- events -------------------------------------------------------------------------------------
 
@@ -538,6 +668,7 @@ export function applyEvent(ev) {
     case 'message.deleted':
       upsertMessage(ev.message);
       emit('pins', ev.message.room_id);
+      if (ev.message.reply_to) emit('messages', ev.message.room_id); // a thread's summary may show it
       break;
     case 'reaction.added':
     case 'reaction.removed':
