@@ -93,6 +93,15 @@ class ViewChecks(MachineParts):
                 assert typist in room.members or typist in self.members_before.get(
                     room.rid, set()
                 ), (user.name, event.data)
+            elif kind == "receipt.updated":
+                # Not durable, not owed: only checked to be of a room the listener could see,
+                # and of someone who was in it.
+                assert event["room_id"] in allowed, (user.name, event.data)
+                reader = event["user_id"]
+                room = self.rooms[event["room_id"]]
+                assert reader in room.members or reader in self.members_before.get(
+                    room.rid, set()
+                ), (user.name, event.data)
             elif kind == "presence.updated":
                 other = self.users.get(event["user_id"])
                 assert other is not None, (user.name, event.data)

@@ -34,6 +34,7 @@ from parlour.events.types import (
     PresenceUpdated,
     ReactionAdded,
     ReactionRemoved,
+    ReceiptUpdated,
     ResyncRequired,
     RoomCreated,
     RoomMemberAdded,
@@ -192,6 +193,10 @@ SAMPLES: list[tuple[Frame, dict[str, Any]]] = [
         },
     ),
     (Pong(), {"type": "pong"}),
+    (
+        ReceiptUpdated(room_id="r-1", user_id="u-bob", message_id="m-1"),
+        {"type": "receipt.updated", "room_id": "r-1", "user_id": "u-bob", "message_id": "m-1"},
+    ),
 ]
 
 

@@ -11,10 +11,11 @@ from parlour.actions.context import Actor
 from parlour.actions.present import NOTHING_UNREAD
 from parlour.errors import NotFound
 from parlour.events import stream
-from parlour.events.types import UnreadUpdated
+from parlour.events.types import ReceiptUpdated, UnreadUpdated
 from parlour.services import Services
 from parlour.storage import hot_messages
 from parlour.storage import messages as message_queries
+from parlour.storage import rooms as room_queries
 from parlour.storage.messages import Unread
 from parlour.storage.writer import WriteContext
 
@@ -58,20 +59,32 @@ async def emit_unread_of_many(
 
 
 async def do_mark_read(services: Services, actor: Actor, room_id: str, message_id: str) -> None:
-    """Move my read pointer to `message_id`, never back; tell all my devices the new counts."""
+    """Move my read pointer to `message_id`, never back; tell all my devices the new counts, and
+    the members of a small room my receipt (after the commit: a receipt is never ahead of it)."""
 
-    async def job(ctx: WriteContext) -> None:
+    async def job(ctx: WriteContext) -> bool:
         room, mine = await check_room_access(ctx.session, actor, room_id)
         message = await message_queries.by_id(ctx.session, message_id)
         if message is None or message.room_id != room.id:
             raise NotFound("No such message in this room.", code="message_not_found")
         if message.seq <= mine.last_read_seq:
-            return
+            return False
         mine.last_read_seq = message.seq
         await ctx.session.flush()
         await emit_unread(ctx, actor.org_id, actor.user_id, room.id)
+        members = await room_queries.member_count(ctx.session, room.id)
+        return members <= services.settings.presence_room_members
 
-    await services.writer.run(job)
+    if await services.writer.run(job):
+        frame = ReceiptUpdated(room_id=room_id, user_id=actor.user_id, message_id=message_id)
+        services.bus.signal({"kind": "receipt", "room_id": room_id, "frame": frame.to_json()})
+
+
+async def receipts(services: Services, actor: Actor, room_id: str) -> dict[str, str | None]:
+    """`GET /rooms/{id}/receipts`: every member's last read message (null: nothing read)."""
+    async with services.db.read_session() as session:
+        await check_room_access(session, actor, room_id)
+        return await room_queries.read_pointers(session, room_id)
 
 
 async def unread_json(services: Services, actor: Actor) -> bytes:

@@ -119,6 +119,18 @@ async def mark_read(
     return Response(status_code=204)
 
 
+@router.get(
+    "/rooms/{room_id}/receipts",
+    response_model=dict[str, str | None],
+    responses=error_responses(401, 404, 422),
+)
+async def receipts(
+    room_id: RoomIdPath, actor: CurrentActor, services: ServicesDep
+) -> dict[str, str | None]:
+    """Every member's last read message id (null: nothing read yet)."""
+    return await read_actions.receipts(services, actor, room_id)
+
+
 @router.get("/unread", response_model=UnreadOut, responses=error_responses(401, 422))
 async def unread(actor: CurrentActor, services: ServicesDep) -> Response:
     # The same JSON the fast lane answers (api/lane_routes.py): one way to make it.

@@ -414,6 +414,12 @@ class ParlourClient:
         )
         return _messages.validate_json(response.content)
 
+    async def receipts(self, room_id: str) -> dict[str, str | None]:
+        """Every member's last read message id in the room (None: nothing read yet)."""
+        response = await self._request("GET", f"{API}/rooms/{room_id}/receipts")
+        found: dict[str, str | None] = orjson.loads(response.content)
+        return found
+
     async def mark_read(self, room_id: str, message_id: str) -> None:
         """Move my read pointer forward to `message_id` (the server never moves it back)."""
         await self._request("POST", f"{API}/rooms/{room_id}/read", body={"message_id": message_id})

@@ -80,6 +80,8 @@ class Realtime:
         presence = self.services.presence
         if kind == "typing":
             self.hub.send_to_room(signal["room_id"], signal["frame"], exclude=signal["user_id"])
+        elif kind == "receipt":
+            self.hub.send_to_room(signal["room_id"], signal["frame"])
         elif kind == "status":
             self._chosen.pop(signal["user_id"], None)
             self._dirty.add(signal["user_id"])

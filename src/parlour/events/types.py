@@ -346,6 +346,20 @@ class Typing(Frame):
     until: str
 
 
+class ReceiptUpdated(Frame):
+    """Someone's read pointer in a room moved to `message_id` (not durable: on resume a client
+    reloads the receipts of the rooms it shows)."""
+
+    AUDIENCE: ClassVar[str] = (
+        "the members of a room of at most `PARLOUR_PRESENCE_ROOM_MEMBERS` (100) members, the"
+        " reader's own sockets too"
+    )
+    type: Literal["receipt.updated"] = "receipt.updated"
+    room_id: str
+    user_id: str
+    message_id: str
+
+
 class PresenceUpdated(Frame):
     """Someone's status changed."""
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlour.storage.models import Membership, Room, User
+from parlour.storage.models import Membership, Message, Room, User
 from parlour.storage.users import escape_like
 
 
@@ -247,3 +247,25 @@ async def channels_of_org(
         )
     rows = await session.execute(stmt.order_by(Room.name_key, Room.id).limit(limit))
     return [(room, int(count), bool(mine)) for room, count, mine in rows]
+
+
+async def member_count(session: AsyncSession, room_id: str) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.room_id == room_id, Membership.end_event_id.is_(None))
+    )
+    return int(count or 0)
+
+
+async def read_pointers(session: AsyncSession, room_id: str) -> dict[str, str | None]:
+    """Each current member's last read message id (null before they read anything), in the order
+    they joined."""
+    rows = await session.execute(
+        select(Membership.user_id, Message.id)
+        .select_from(Membership)
+        .outerjoin(Message, Message.seq == Membership.last_read_seq)
+        .where(Membership.room_id == room_id, Membership.end_event_id.is_(None))
+        .order_by(Membership.id)
+    )
+    return {user_id: message_id for user_id, message_id in rows}
