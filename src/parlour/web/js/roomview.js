@@ -261,12 +261,22 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   const list = h('ol', { class: 'msgs' });
   const status = h('p', { class: 'muted center' }, 'Loading messages…');
   const scroller = h('div', { class: 'scroller', role: 'log', 'aria-labelledby': titleId, tabindex: '0' }, olderBtn, status, list);
+  // Shown while scrolled up: how many new messages are below (they stay unread until seen).
+  const jumpCountId = nextId('jump-count');
+  const jumpCount = h('span', { class: 'jump-count', id: jumpCountId });
+  const jumpBtn = h('button', {
+    type: 'button', class: 'jump-latest', 'aria-label': 'Jump to latest', 'aria-describedby': jumpCountId,
+    hidden: true, onclick: () => jumpToLatest(),
+  }, h('span', { 'aria-hidden': 'true' }, '↓ Jump to latest'), jumpCount);
+  // The toolbar's indicator is out of sight under a phone's full-screen Chatbox: say it here too.
+  const connBanner = h('p', { class: 'conn-banner', hidden: true });
+  const logWrap = h('div', { class: 'log-wrap' }, connBanner, scroller, jumpBtn);
   const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
   const section = h('section', { class: 'room', 'aria-labelledby': titleId },
     h('header', { class: 'room-head' },
       h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back', onclick: onBack }, '←'),
       headAvatar, h('div', { class: 'grow' }, title, sub), notifyBtn, pinsBtn, manageBtn),
-    manage, pinsPanel, notifyPanel, scroller, typing);
+    manage, pinsPanel, notifyPanel, logWrap, typing);
   container.replaceChildren(section);
   const composer = mountComposer(section, roomId);
   const pins = mountPins(pinsPanel, roomId, {
@@ -307,7 +317,10 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   let thread = null; // the open Thread panel
   let keepAnchor = false;
   let firstRender = true;
-  let markOnLoad = true; // opening a room reads it, even if the window focus is uncertain
+  let markOnLoad = true; // opening a room reads what it shows, even if the window focus is uncertain
+  let dividerBefore = null; // id of the first message unread when the room opened ("New" above it)
+  let opened = null; // {pointer, unread, newest, final, pages}: what was unread as the room opened
+  let followDivider = false; // the view sits on a "New" divider that moves up as older pages load
   let pendingCount = 0;
   const offs = [];
 
@@ -563,11 +576,13 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     const atBottom = nearBottom();
     const prevHeight = scroller.scrollHeight;
     const prevTop = scroller.scrollTop;
+    if (firstRender || (opened && !opened.final)) dividerBefore = firstUnread(b);
     const count = kit.reconcile(list, (take) => {
       let lastDay = '';
       for (const m of b.list) {
         const day = new Date(m.created_at).toDateString();
         if (day !== lastDay) { lastDay = day; take(`d:${day}`, fmtDay(m.created_at), () => daySeparator(m.created_at)); }
+        if (m.id === dividerBefore) take('new-divider', 'new', newDivider);
         take(m.id, kit.version(m), () => kit.node(m, false));
       }
       const me = store.user(store.state.me.id) || store.state.me;
@@ -580,15 +595,117 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     status.textContent = 'No messages yet. Say hello!';
     olderBtn.hidden = !b.hasMore;
     if (keepAnchor) {
-      scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
+      // Still looking for where I left off (older pages load): stay on the divider as it moves up.
+      if (!(followDivider && startAtDivider())) scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
       keepAnchor = false;
+      if (followDivider && ++opened.pages >= 4) opened.final = true;
+    } else if (firstRender && dividerBefore && startAtDivider()) {
+      // Many unread: start where I left off, not at the very bottom.
+      followDivider = !opened.final;
     } else if (firstRender || atBottom || pending.length > pendingCount) {
       scroller.scrollTop = scroller.scrollHeight;
     }
     firstRender = false;
+    if (opened?.final) followDivider = false;
     pendingCount = pending.length;
-    if (store.isReading(roomId) || markOnLoad) store.markRead(roomId);
+    readVisible(markOnLoad);
     markOnLoad = false;
+  }
+
+  // ---- what has been seen: the "New" divider, reading what is on screen, Jump to latest ---------
+
+  const fromOther = (m) => m.author?.id !== store.state.me.id && !m.deleted;
+
+  /**
+   * The first message unread as the room opened: after my read pointer, else the last N from
+   * others (N = the unread count then). While that reaches past the loaded pages the divider sits
+   * at the top, and moves up as older pages load.
+   */
+  function firstUnread(b) {
+    const msgs = b.list;
+    if (!opened) {
+      const room = store.state.rooms.get(roomId);
+      opened = { pointer: room?.last_read_message_id, unread: room?.unread_count || 0, newest: msgs[msgs.length - 1]?.id, final: false, pages: 0 };
+      if (!opened.unread || !msgs.length) opened.final = true;
+    }
+    if (!opened.unread || !msgs.length) return null;
+    const at = opened.pointer ? msgs.findIndex((m) => m.id === opened.pointer) : -1;
+    if (at >= 0) {
+      opened.final = true;
+      return msgs.slice(at + 1).find(fromOther)?.id || null;
+    }
+    let left = opened.unread;
+    const from = msgs.findIndex((m) => m.id === opened.newest);
+    for (let i = from < 0 ? msgs.length - 1 : from; i >= 0; i--) {
+      if (fromOther(msgs[i]) && --left === 0) { opened.final = true; return msgs[i].id; }
+    }
+    if (!b.hasMore) opened.final = true;
+    return msgs.find(fromOther)?.id || null;
+  }
+
+  function newDivider() {
+    return h('li', { class: 'unread-divider', role: 'separator', 'aria-label': 'New messages' }, h('span', {}, 'New'));
+  }
+
+  /** Scrolls so the "New" divider is near the top if the unread part is taller than the view. */
+  function startAtDivider() {
+    const node = list.querySelector(':scope > .unread-divider');
+    if (!node) return false;
+    const offset = node.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+    const below = scroller.scrollHeight - (scroller.scrollTop + offset);
+    if (below <= scroller.clientHeight) return false;
+    scroller.scrollTop += offset - 8;
+    return true;
+  }
+
+  /** The newest settled message whose top part has been inside the log's visible area. */
+  function lastVisibleId() {
+    const bottom = scroller.getBoundingClientRect().bottom;
+    const nodes = list.querySelectorAll(':scope > li.msg:not(.pending)');
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const r = nodes[i].getBoundingClientRect();
+      if (r.height && r.top + Math.min(r.height, 24) <= bottom) return nodes[i].dataset.id || null;
+    }
+    return null;
+  }
+
+  /** A message counts as read once on screen in a focused, visible window (or as the room opens). */
+  function readVisible(force = false) {
+    store.setScrolledUp(roomId, !nearBottom());
+    if (force || store.isReading(roomId)) {
+      const b = store.bucketOf(roomId);
+      const newest = b?.list[b.list.length - 1];
+      const id = nearBottom() ? newest?.id : lastVisibleId();
+      if (id) store.markRead(roomId, id);
+    }
+    renderJump();
+  }
+
+  /** New messages below what has been read (from others). */
+  function newBelow() {
+    const b = store.bucketOf(roomId);
+    const room = store.state.rooms.get(roomId);
+    if (!b?.loaded || !room?.unread_count) return 0;
+    const at = room.last_read_message_id ? b.list.findIndex((m) => m.id === room.last_read_message_id) : -1;
+    const counted = (at >= 0 ? b.list.slice(at + 1) : b.list).filter(fromOther).length;
+    return Math.min(counted, room.unread_count);
+  }
+
+  function renderJump() {
+    const b = store.bucketOf(roomId);
+    const n = newBelow();
+    const far = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight > Math.max(scroller.clientHeight / 2, 80);
+    jumpBtn.hidden = !b?.loaded || nearBottom() || (!n && !far);
+    jumpCount.textContent = n ? ` (${n} new)` : '';
+    jumpBtn.classList.toggle('has-new', n > 0);
+  }
+
+  function jumpToLatest() {
+    scroller.scrollTop = scroller.scrollHeight;
+    store.setScrolledUp(roomId, false);
+    store.markRead(roomId); // a click on it is reading them
+    renderJump();
+    scroller.focus({ preventScroll: true });
   }
 
   async function loadOlder() {
@@ -612,6 +729,13 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     }
   }
 
+  function renderConn() {
+    const c = store.state.connection;
+    connBanner.hidden = c !== 'reconnecting' && c !== 'offline';
+    connBanner.textContent = c === 'offline' ? 'Offline. Log in again to reconnect.'
+      : 'Reconnecting… What you send now goes out once the connection is back.';
+  }
+
   function renderTyping() {
     const names = store.typingNames(roomId);
     typing.textContent = !names.length ? ''
@@ -619,7 +743,11 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
         : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : 'Several people are typing…';
   }
 
-  scroller.addEventListener('scroll', () => { if (scroller.scrollTop < 80) loadOlder(); }, { passive: true });
+  let scrollFrame = 0;
+  scroller.addEventListener('scroll', () => {
+    if (scroller.scrollTop < 80) loadOlder();
+    if (!scrollFrame) scrollFrame = requestAnimationFrame(() => { scrollFrame = 0; readVisible(); });
+  }, { passive: true });
 
   // Drag and drop anywhere on the room uploads into the composer.
   const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes('Files');
@@ -635,8 +763,8 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   offs.push(
     store.on('messages', (rid) => { if (rid === roomId) renderList(); }),
     store.on('saved', () => renderList()),
-    store.on('conn', () => renderList()),
-    store.on('rooms', renderHeader),
+    store.on('conn', () => { renderConn(); renderList(); }),
+    store.on('rooms', () => { renderHeader(); renderJump(); }),
     store.on('presence', renderHeader),
     store.on('typing', (rid) => { if (rid === roomId) renderTyping(); }),
     store.on('reset', loadLatest),
@@ -663,11 +791,16 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   const cached = store.bucketOf(roomId);
   if (cached?.loaded) renderList(); else loadLatest();
   renderTyping();
+  renderConn();
 
   return {
-    destroy() { offs.forEach((off) => off()); pins.destroy(); kit.destroy(); closeThread(false); },
+    destroy() {
+      offs.forEach((off) => off()); pins.destroy(); kit.destroy(); closeThread(false);
+      cancelAnimationFrame(scrollFrame);
+      store.setScrolledUp(roomId, false);
+    },
     focusComposer: () => composer.focus(),
-    markReadIfVisible: () => { if (store.isReading(roomId)) store.markRead(roomId); thread?.markReadIfVisible(); },
+    markReadIfVisible: () => { readVisible(); thread?.markReadIfVisible(); },
     focusMessage,
   };
 }

@@ -5,7 +5,12 @@
 import * as store from './store.js';
 import { post } from './api.js';
 
-const PING_MS = 25000;
+// Keep-alive: a ping every PING_MS (the server answers pong). A link that brings no frame at all
+// for STALL_MS (two pings unanswered) is stalled: it is dropped and a new one made, so the
+// indicator shows Reconnecting within WATCH_MS + STALL_MS (< 30 s) of the link going quiet.
+const PING_MS = 10000;
+const STALL_MS = 2 * PING_MS + 2000;
+const WATCH_MS = 5000;
 const RESEND_MS = 10000; // an unacknowledged send is repeated (same client_id) after this long
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
 
@@ -15,6 +20,9 @@ let attempt = 0;
 let stopped = true;
 let retryTimer = null;
 let pingTimer = null;
+let lastFrameAt = 0; // when the current socket last brought a frame (or opened)
+let lastPingAt = 0;
+let offline = false; // the browser said `offline`: no socket until it says `online`
 let handlers = {};
 let wired = false;
 const sentAt = new Map(); // client_id -> when it was last written to the current socket
@@ -41,8 +49,12 @@ export function start(h) {
   attempt = 0;
   if (!wired) {
     wired = true;
-    window.addEventListener('online', reconnectNow);
-    document.addEventListener('visibilitychange', () => { if (!document.hidden) reconnectNow(); });
+    window.addEventListener('online', () => { offline = false; reconnectNow(); });
+    window.addEventListener('offline', goOffline);
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden) return;
+      if (ws && Date.now() - lastFrameAt > STALL_MS) dropStalled(); else reconnectNow();
+    });
     store.on('outbox', flush);
   }
   connect();
@@ -69,6 +81,7 @@ export function send(frame) {
 
 function connect() {
   clearTimeout(retryTimer);
+  if (offline) { store.setConnection('reconnecting'); return; } // the `online` event resumes
   const since = savedCursor();
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   const url = `${proto}://${location.host}/api/v1/events${since ? `?since=${encodeURIComponent(since)}` : ''}`;
@@ -82,8 +95,11 @@ function connect() {
   }
   ws = sock;
   ready = false;
+  lastFrameAt = Date.now();
+  startWatch();
   sock.onmessage = (e) => {
     if (sock !== ws) return; // a frame from a socket we already gave up on
+    lastFrameAt = Date.now();
     let frame;
     try { frame = JSON.parse(e.data); } catch { return; }
     onFrame(frame, !!since);
@@ -110,8 +126,7 @@ function onFrame(frame, resumed) {
     sentAt.clear();
     saveCursor(frame.cursor);
     store.setConnection('connected');
-    clearInterval(pingTimer);
-    pingTimer = setInterval(() => { send({ type: 'ping' }); flush(); }, PING_MS);
+    lastPingAt = Date.now();
     handlers.onHello?.(frame, resumed);
     flush();
   } else if (frame.type === 'resync_required') {
@@ -120,6 +135,47 @@ function onFrame(frame, resumed) {
     handlers.onEvent?.(frame);
     if (frame.cursor) saveCursor(frame.cursor);
   }
+}
+
+/** Pings while connected, and gives up on a socket that has been silent for too long. */
+function startWatch() {
+  clearInterval(pingTimer);
+  pingTimer = setInterval(() => {
+    if (!ws) return;
+    const now = Date.now();
+    if (now - lastFrameAt > STALL_MS) { dropStalled(); return; }
+    if (ready && now - lastPingAt >= PING_MS - 100) {
+      lastPingAt = now;
+      send({ type: 'ping' });
+      flush();
+    }
+  }, WATCH_MS);
+}
+
+/** Forgets the current socket without waiting for its close (a dead link may never report one). */
+function dropSocket() {
+  const sock = ws;
+  ws = null;
+  ready = false;
+  clearInterval(pingTimer);
+  try { sock?.close(4000, 'stalled'); } catch { /* already closing */ }
+}
+
+function dropStalled() {
+  if (stopped || !ws) return;
+  dropSocket();
+  scheduleReconnect();
+}
+
+function goOffline() {
+  offline = true;
+  if (stopped) return;
+  clearTimeout(retryTimer);
+  dropSocket();
+  attempt = Math.max(attempt, 1);
+  store.setConnection('reconnecting');
+  // navigator.onLine can be wrong; try again now and then even without an `online` event.
+  retryTimer = setTimeout(() => { offline = false; connect(); }, BACKOFF_MS[BACKOFF_MS.length - 1]);
 }
 
 function scheduleReconnect() {

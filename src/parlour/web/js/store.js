@@ -51,6 +51,12 @@ let readingPredicate = () => false;
 export const setReadingPredicate = (fn) => { readingPredicate = fn; };
 export const isReading = (roomId) => readingPredicate(roomId);
 
+// Rooms whose open log is scrolled up: what arrives there is below the screen, so not read yet.
+const scrolledUp = new Set();
+export function setScrolledUp(roomId, up) { if (up) scrolledUp.add(roomId); else scrolledUp.delete(roomId); }
+/** Reading the room and seeing its newest messages (not scrolled up). */
+export const isReadingLatest = (roomId) => !scrolledUp.has(roomId) && isReading(roomId);
+
 const countsChanged = () => { emit('rooms'); emit('unread', state.unreadTotal); };
 const ts = (iso) => Date.parse(iso || '') || 0;
 const enc = encodeURIComponent;
@@ -430,7 +436,7 @@ function messageCreated(m) {
   clearTyping(m.room_id, m.author?.id);
   upsertMessage(m);
   if (known || !fromOther) return;
-  if (isReading(m.room_id)) {
+  if (isReadingLatest(m.room_id)) {
     markRead(m.room_id);
     return;
   }
@@ -439,7 +445,8 @@ function messageCreated(m) {
     if (mentionsMe(m)) room.mention_count = (room.mention_count || 0) + 1;
     if (counted(room)) state.unreadTotal += 1;
     countsChanged();
-    emit('message:new', m);
+    // The room on screen, scrolled up, shows it as "Jump to latest (N new)" instead of a pop-up.
+    if (!isReading(m.room_id)) emit('message:new', m);
   } else {
     // Its level is not known yet: decide once the room has arrived (fetched above).
     whenRoomKnown(m.room_id, () => emit('message:new', m));
@@ -459,20 +466,30 @@ function whenRoomKnown(roomId, fn) {
 
 const lastReadPosted = new Map();
 
-/** Marks the newest loaded message of a room read, once per message id. */
-export function markRead(roomId) {
+/**
+ * Marks a room read up to `uptoId` (a loaded message; the newest loaded one when not given), once
+ * per message and never backwards. Messages below it stay unread.
+ */
+export function markRead(roomId, uptoId = null) {
   const b = state.buckets.get(roomId);
-  const newest = b?.list[b.list.length - 1];
+  const list = b?.list || [];
   const room = state.rooms.get(roomId);
-  if (!newest || !room) return;
+  const idx = uptoId ? list.findIndex((m) => m.id === uptoId) : list.length - 1;
+  if (idx < 0 || !room) return;
+  const target = list[idx];
   // Counts left once the newest message is read are replies' (only their thread can clear them).
-  if (lastReadPosted.get(roomId) === newest.id) return;
-  lastReadPosted.set(roomId, newest.id);
-  if (room.unread_count || room.mention_count) {
-    const left = counted(room) ? room.unread_count || 0 : 0;
-    setRoomUnread(roomId, 0, Math.max(0, state.unreadTotal - left), 0);
+  const posted = lastReadPosted.get(roomId);
+  if (posted === target.id || (posted && list.findIndex((m) => m.id === posted) > idx)) return;
+  lastReadPosted.set(roomId, target.id);
+  room.last_read_message_id = target.id;
+  const below = list.slice(idx + 1).filter((m) => m.author?.id !== state.me?.id && !m.deleted);
+  const unread = below.length ? Math.min(room.unread_count || 0, below.length) : 0;
+  const mentions = below.length ? Math.min(room.mention_count || 0, below.filter(mentionsMe).length) : 0;
+  if ((room.unread_count || 0) !== unread || (room.mention_count || 0) !== mentions) {
+    const gone = counted(room) ? (room.unread_count || 0) - unread : 0;
+    setRoomUnread(roomId, unread, Math.max(0, state.unreadTotal - gone), mentions);
   }
-  postReadSoon(roomId, newest.id);
+  postReadSoon(roomId, target.id);
 }
 
 // Read pointers are posted at most once per READ_POST_MS per room, and never two at a time: a busy
