@@ -26,11 +26,9 @@ from parlour.storage import messages as message_queries
 from parlour.storage import reactions as reaction_queries
 from parlour.storage import rooms as room_queries
 from parlour.storage import users as user_queries
-from parlour.storage.messages import Unread
+from parlour.storage.messages import NOTHING_UNREAD
 from parlour.storage.models import Attachment, Membership, Room, User
 from parlour.storage.reactions import ReactionView
-
-NOTHING_UNREAD = Unread(0, 0)
 
 
 class ShownUser(Protocol):

@@ -8,7 +8,6 @@ import orjson
 
 from parlour.actions.checks import check_room_access
 from parlour.actions.context import Actor
-from parlour.actions.present import NOTHING_UNREAD
 from parlour.errors import NotFound
 from parlour.events import stream
 from parlour.events.types import ReceiptUpdated, UnreadUpdated
@@ -16,7 +15,7 @@ from parlour.services import Services
 from parlour.storage import hot_messages
 from parlour.storage import messages as message_queries
 from parlour.storage import rooms as room_queries
-from parlour.storage.messages import Unread
+from parlour.storage.messages import NOTHING_UNREAD, Unread
 from parlour.storage.writer import WriteContext
 
 

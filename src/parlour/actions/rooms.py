@@ -22,7 +22,7 @@ from parlour.actions.checks import (
     check_topic,
 )
 from parlour.actions.context import Actor
-from parlour.actions.present import NOTHING_UNREAD, room_views_for, rooms_out, shared_room_view
+from parlour.actions.present import room_views_for, rooms_out, shared_room_view
 from parlour.domain import notify
 from parlour.errors import Conflict, InvalidInput, NotFound
 from parlour.events import stream
@@ -40,6 +40,7 @@ from parlour.services import Services
 from parlour.storage import messages as message_queries
 from parlour.storage import rooms as room_queries
 from parlour.storage import users as user_queries
+from parlour.storage.messages import NOTHING_UNREAD
 from parlour.storage.models import Membership, Message, Room
 from parlour.storage.writer import WriteContext
 

@@ -103,15 +103,17 @@ async def store_sends(
                 "Some attachments do not exist.", code="attachment_not_found"
             )
     allowed = [index for index in allowed if index in claimed]
-    wanted = {i: (requests[i].room_id, requests[i].reply_to or "") for i in allowed}
     roots = await threads.thread_roots(
-        ctx, {i: place for i, place in wanted.items() if requests[i].reply_to}
+        ctx,
+        {i: (requests[i].room_id, reply_to) for i in allowed if (reply_to := requests[i].reply_to)},
     )
+    thread_of: dict[int, Message] = {}
     for index, root in roots.items():
-        if not isinstance(root, Message):
+        if isinstance(root, Message):
+            thread_of[index] = root
+        else:
             outcomes[index] = root
-    allowed = [index for index in allowed if isinstance(roots.get(index, None), Message | None)]
-    thread_of = {index: root for index, root in roots.items() if isinstance(root, Message)}
+    allowed = [index for index in allowed if outcomes[index] is None]
 
     views = await _insert(services, ctx, requests, allowed, authors, claimed, thread_of)
     for index, view in zip(allowed, views, strict=True):

@@ -88,9 +88,13 @@ async def after_replies(
     if not replies:
         return
     roots: dict[str, Message] = {}
+    org_of: dict[str, str] = {}
+    authors_of: dict[str, set[str]] = {}
     followers: dict[tuple[str, str], int] = {}  # (root, user) → from which reply on
     for reply in replies:
         root = roots.setdefault(reply.root.id, reply.root)
+        org_of[root.id] = reply.org_id
+        authors_of.setdefault(root.id, set()).add(reply.author_id)
         root.reply_count = (root.reply_count or 0) + 1
         root.last_reply_at = now
         people = list(root.thread_participants or [])
@@ -103,14 +107,13 @@ async def after_replies(
     await follow(services, ctx, followers)
     views = await messages_out(ctx.session, list(roots.values()), services.presence)
     for root, view in zip(roots.values(), views, strict=True):
-        org_id = next(r.org_id for r in replies if r.root.id == root.id)
+        org_id = org_of[root.id]
         await stream.append(
             ctx, org_id=org_id, event=MessageUpdated(message=view), room_id=root.room_id
         )
-        authors = {r.author_id for r in replies if r.root.id == root.id}
         told = await _followers_of(ctx, root)
         await emit_unread_of_many(
-            ctx, org_id, [uid for uid in told if uid not in authors], root.room_id
+            ctx, org_id, [uid for uid in told if uid not in authors_of[root.id]], root.room_id
         )
 
 

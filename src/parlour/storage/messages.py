@@ -130,6 +130,9 @@ class Unread(NamedTuple):
     in_total: bool = True
 
 
+NOTHING_UNREAD = Unread(0, 0)
+
+
 def _mentions_member() -> ColumnElement[bool]:
     """The message's mentions name the membership's user. `mentions` is a JSON list of ids; an
     id is matched with its quotes, `_` escaped (LIKE's one-character wildcard; ids contain it)."""
