@@ -41,6 +41,8 @@ async def thread_roots(
 ) -> dict[int, Message | ParlourError]:
     """index → the root each reply attaches to, or why it cannot; `wanted` is index → (room id,
     the message replied to). Two statements at most, whatever the number of replies."""
+    if not wanted:
+        return {}  # the usual batch: no replies, no statement
     # FOR UPDATE (PostgreSQL, where processes write at once): a root's count and participants
     # are computed from what is read here. In seq order, so two batches lock in the same order.
     ids = {message_id for _, message_id in wanted.values()}
