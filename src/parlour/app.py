@@ -18,6 +18,7 @@ from parlour.api import (
     openapi,
     query,
     routes_auth,
+    routes_avatars,
     routes_channels,
     routes_messages,
     routes_reactions,
@@ -66,6 +67,7 @@ def create_app(
     for router in (
         routes_auth.router,
         routes_users.router,
+        routes_avatars.router,
         routes_rooms.router,
         routes_channels.router,
         routes_messages.router,

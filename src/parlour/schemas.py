@@ -56,6 +56,9 @@ class UserOut(BaseModel):
     is_admin: bool
     is_active: bool
     last_seen_at: str | None
+    # Where the avatar image is (its version in the query, so it can be cached for good); null:
+    # the UI shows initials.
+    avatar_url: str | None = None
 
 
 class Preferences(BaseModel):
@@ -94,6 +97,29 @@ class ThreadOut(BaseModel):
     participant_ids: list[str]
 
 
+SystemAction = Literal[
+    "created",
+    "added",
+    "removed",
+    "left",
+    "joined",
+    "renamed",
+    "topic",
+    "made_admin",
+    "unmade_admin",
+]
+
+
+class SystemLineOut(BaseModel):
+    """A membership change shown as a line of the room: the message's author did `action` to
+    `user_ids` (added, removed, made admin...), or renamed the room to `name`, or set `topic`."""
+
+    action: SystemAction
+    user_ids: list[str] = []
+    name: str | None = None
+    topic: str | None = None
+
+
 class MessageOut(BaseModel):
     id: str
     room_id: str
@@ -113,6 +139,8 @@ class MessageOut(BaseModel):
     reply_to: str | None
     # A root with replies: their summary; else null.
     thread: ThreadOut | None
+    # A system line (a membership change; `content` says it in words); null for what people wrote.
+    system: SystemLineOut | None = None
 
 
 class SharedRoomOut(BaseModel):

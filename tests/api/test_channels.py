@@ -40,9 +40,14 @@ async def test_create_browse_join_leave(org: Org, orgs: OrgFactory) -> None:
     joined = await bea.client.join(channel.id)
     assert {u.id for u in joined.members} == {ada.user_id, bea.user_id}
     assert joined.unread_count == 0  # the history is there to read, not unread
-    assert [m.id for m in await bea.client.list_messages(channel.id)] == [history.id]
+    page = await bea.client.list_messages(channel.id)
+    assert [m.id for m in page if m.system is None] == [history.id]
+    assert [(m.author.id, m.content) for m in page if m.system] == [
+        (bea.user_id, "joined the channel")
+    ]
     again = await bea.client.join(channel.id)  # joining twice changes nothing
     assert [u.id for u in again.members] == [u.id for u in joined.members]
+    assert len(await bea.client.list_messages(channel.id)) == len(page)
     assert {c.id: c.joined for c in await bea.client.list_channels()}[channel.id] is True
     assert {c.id: c.member_count for c in await cal.client.list_channels()}[channel.id] == 2
 

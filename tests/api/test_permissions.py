@@ -102,7 +102,14 @@ async def test_outsiders_get_404_never_403_and_change_nothing(scene: Scene, who:
     room = await scene.member.client.get_room(scene.room.id)
     assert room.name == "Secret plans"
     assert {u.id for u in room.members} == {scene.group_admin.user_id, scene.member.user_id}
-    messages = await scene.member.client.list_messages(scene.room.id)
+    page = await scene.member.client.list_messages(scene.room.id)
+    # The removal is the room's last line (a system line), after what people wrote.
+    assert page[-1].system is not None
+    assert (page[-1].system.action, page[-1].system.user_ids) == (
+        "removed",
+        [scene.removed.user_id],
+    )
+    messages = [m for m in page if m.system is None]
     assert [m.content for m in messages] == ["from the group admin", "from a member", "I was here"]
     assert not any(m.deleted or m.edited_at for m in messages)
     assert [(m.pinned, [(r.emoji, r.user_ids) for r in m.reactions]) for m in messages] == [
@@ -191,7 +198,7 @@ async def test_deactivate_is_admin_only(org: Org) -> None:
 async def test_plain_member_can_read_and_post_but_not_administer(scene: Scene) -> None:
     client, room_id = scene.member.client, scene.room.id
     assert (await client.get_room(room_id)).id == room_id
-    assert len(await client.list_messages(room_id)) == 3
+    assert len([m for m in await client.list_messages(room_id) if m.system is None]) == 3
     posted = await client.send_message(room_id, "member post")
     await client.mark_read(room_id, posted.id)
 

@@ -39,6 +39,7 @@ class ChannelRules(MachineParts):
             chosen.read[who.uid] = self.last_seq(chosen)
             self.touch_room(chosen.rid)
             self.expect_room_event("room.member_added", chosen, chosen.members)
+            self.learn_line(chosen, who)
         if ok(status):
             assert {u["id"] for u in data["members"]} == set(chosen.members)
 

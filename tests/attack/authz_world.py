@@ -123,6 +123,7 @@ class MMsg:
     reply_to: str | None = None  # a reply: its root
     replies: int = 0  # a root: how many replies it got
     pinned: bool = False
+    system: bool = False  # a system line (a membership change): never edited
 
     @property
     def content(self) -> str:

@@ -39,9 +39,11 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from sqlalchemy import select
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from parlour.client import ConnectionLost, Event, ParlourClient, SessionRevoked
+from parlour.storage.models import Message
 from tests.attack.authz_boosts import BoostRules
 from tests.attack.authz_channels import ChannelRules
 from tests.attack.authz_checks import ViewChecks
@@ -432,11 +434,33 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, ThreadRules, RuleBasedS
         barrier.members.append(user.uid)
         barrier.read[user.uid] = self.last_seq(barrier)
         self.expect_room_event("room.member_added", barrier, barrier.members)
+        self.learn_line(barrier, beacon)
 
     def touch_room(self, rid: str) -> None:
         for att in self.atts.values():
             if att.mid is not None and self.msgs[att.mid].rid == rid:
                 self.touched.add(att.aid)
+
+    async def _newest_line(self, rid: str) -> tuple[str, str]:
+        services = self.env.factory.services
+        assert services is not None
+        async with services.db.read_session() as session:
+            row = (
+                await session.execute(
+                    select(Message.id, Message.content)
+                    .where(Message.room_id == rid, Message.system.is_not(None))
+                    .order_by(Message.seq.desc())
+                    .limit(1)
+                )
+            ).one()
+        return str(row[0]), str(row[1])
+
+    def learn_line(self, room: MRoom, author: MUser) -> None:
+        """A membership change also wrote a system line (docs/conversations.md): the model
+        learns its server-chosen id from the database, then treats it as a message of `author`
+        that the room's current members receive."""
+        mid, content = self.run(self._newest_line(room.rid))
+        self.add_message({"id": mid, "content": content}, author, room).system = True
 
     def last_seq(self, room: MRoom) -> int:
         return max((m.seq for m in self.msgs.values() if m.rid == room.rid), default=0)
@@ -611,6 +635,7 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, ThreadRules, RuleBasedS
             assert data["name"] == name
             target.name = name
             self.expect_room_event("room.updated", target, target.members)
+            self.learn_line(target, who)
 
     @rule(actor=INDEX, room=INDEX, other=INDEX)
     def add_member(self, actor: int, room: int, other: int) -> None:
@@ -638,6 +663,7 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, ThreadRules, RuleBasedS
             self.touch_room(chosen.rid)
             chosen.read[whom.uid] = self.last_seq(chosen)
             self.expect_room_event("room.member_added", chosen, chosen.members)
+            self.learn_line(chosen, who)
         if ok(status):
             assert {u["id"] for u in data["members"]} == set(chosen.members)
 
@@ -669,6 +695,7 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, ThreadRules, RuleBasedS
             if chosen.members and not chosen.admins:
                 chosen.admins.add(chosen.members[0])
             self.expect_room_event("room.member_removed", chosen, recipients)
+            self.learn_line(chosen, who)
 
     # -- rules: messages -----------------------------------------------------------------------
 
@@ -853,7 +880,7 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, ThreadRules, RuleBasedS
         msg = pick(list(self.msgs.values()), message)
         expect = self.room_verdict(who, self.rooms[msg.rid])
         if not expect:
-            expect = 403 if msg.author != who.uid else (422 if msg.deleted else 200)
+            expect = 403 if msg.author != who.uid else (422 if msg.deleted or msg.system else 200)
         content = self.content(word)
         status, data = self.req(
             who, "PATCH", f"{API}/messages/{msg.mid}", body={"content": content}
@@ -972,6 +999,7 @@ class AuthzMachine(ViewChecks, BoostRules, ChannelRules, ThreadRules, RuleBasedS
             if chosen.members and not chosen.admins:
                 chosen.admins.add(chosen.members[0])
             self.expect_room_event("room.member_removed", chosen, recipients)
+            self.learn_line(chosen, who)
         posters = [self.users[uid] for uid in chosen.members if self.users[uid].active]
         if posters:
             poster = pick(posters, word)

@@ -60,6 +60,9 @@ BUSINESS_RULE_CODES = frozenset(
         "too_many_reactions",  # a 21st distinct emoji on a message
         "too_many_pins",  # a pin over the room's configured limit
         "not_a_channel",  # a topic for a group or direct room
+        "invalid_image",  # an avatar whose bytes are no PNG, JPEG, GIF or WebP
+        "system_message",  # an edit of a system line (a membership change)
+        "last_admin",  # taking admin from a room's last admin
         # Not stored state but Unicode's emoji data: "one emoji (one grapheme cluster)" is no
         # pattern a generator can use, so the path parameter says only its length.
         "invalid_emoji",

@@ -16,6 +16,7 @@ from parlour.actions.checks import (
 )
 from parlour.actions.context import Actor
 from parlour.actions.rooms import add_memberships, create_shared_room, get_room, room_for_actor
+from parlour.actions.system_lines import post_system_line
 from parlour.errors import NotFound
 from parlour.events.types import RoomMemberAdded
 from parlour.schemas import ChannelOut, RoomOut
@@ -51,6 +52,7 @@ async def do_join(services: Services, actor: Actor, room_id: str) -> RoomOut:
         announced, added = await add_memberships(
             services, ctx, actor, channel, [actor.user_id], set(), event_type=RoomMemberAdded
         )
+        await post_system_line(services, ctx, actor, channel, "joined")
         return await room_for_actor(ctx, actor, channel, added[actor.user_id], announced)
 
     joined = await services.writer.run(job)

@@ -125,6 +125,8 @@ async def do_edit_message(
             raise Forbidden("Only the author can edit a message.", code="not_author")
         if message.deleted:
             raise InvalidInput("A deleted message cannot be edited.", code="message_deleted")
+        if message.system:  # it says what happened; its author did not write it
+            raise InvalidInput("A system line cannot be edited.", code="system_message")
         if content == message.content:
             return await _message_view(services, ctx, message)
         ctx.session.add(

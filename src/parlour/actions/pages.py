@@ -13,6 +13,7 @@ import orjson
 
 from parlour.actions.context import Actor
 from parlour.actions.messages import clamp_limit
+from parlour.actions.present import avatar_url
 from parlour.errors import NotFound
 from parlour.events.presence import PresenceTracker
 from parlour.services import Services
@@ -69,8 +70,9 @@ async def message_page_json(
 
 
 def user_dict(hot: HotReader, presence: PresenceTracker, row: Row) -> dict[str, Any]:
-    """UserOut from (id, email, full_name, chosen status, is_admin, is_active, last_seen_at)."""
-    user_id, email, full_name, chosen, is_admin, is_active, last_seen_at = row
+    """UserOut from (id, email, full_name, chosen status, is_admin, is_active, last_seen_at,
+    avatar_version)."""
+    user_id, email, full_name, chosen, is_admin, is_active, last_seen_at, avatar = row
     return {
         "id": user_id,
         "email": email,
@@ -79,6 +81,7 @@ def user_dict(hot: HotReader, presence: PresenceTracker, row: Row) -> dict[str, 
         "is_admin": bool(is_admin),
         "is_active": bool(is_active),
         "last_seen_at": hot.iso(last_seen_at),
+        "avatar_url": avatar_url(user_id, avatar),
     }
 
 
@@ -103,7 +106,9 @@ async def message_dicts(
         (seq, message_id, author_id, content, html, mentions, client_id, deleted) = row[:8]
         author = authors.get(author_id)
         if author is None:
-            author = authors[author_id] = user_dict(hot, presence, (author_id, *row[11:17]))
+            author = authors[author_id] = user_dict(
+                hot, presence, (author_id, *row[11:17], row[24])
+            )
         if deleted:
             content = html = ""
         shown.append(
@@ -131,6 +136,7 @@ async def message_dicts(
                     if row[21]
                     else None
                 ),
+                "system": orjson.loads(row[25]) if row[25] else None,
             }
         )
     return shown

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from parlour.schemas import (
     ReactionOut,
     RoomOut,
     SharedRoomOut,
+    SystemLineOut,
     ThreadOut,
     UserOut,
 )
@@ -48,6 +49,13 @@ class ShownUser(Protocol):
     def is_active(self) -> bool: ...
     @property
     def last_seen_at(self) -> datetime | None: ...
+    @property
+    def avatar_version(self) -> str | None: ...
+
+
+def avatar_url(user_id: str, version: str | None) -> str | None:
+    """The avatar's address: versioned, so a browser may keep it for good."""
+    return f"/api/v1/users/{user_id}/avatar?v={version}" if version else None
 
 
 class ShownMessage(Protocol):
@@ -87,6 +95,8 @@ class ShownMessage(Protocol):
     def last_reply_at(self) -> datetime | None: ...
     @property
     def thread_participants(self) -> list[str] | None: ...
+    @property
+    def system(self) -> dict[str, Any] | None: ...
 
 
 def user_out(user: ShownUser, presence: PresenceTracker) -> UserOut:
@@ -98,6 +108,7 @@ def user_out(user: ShownUser, presence: PresenceTracker) -> UserOut:
         is_admin=user.is_admin,
         is_active=user.is_active,
         last_seen_at=iso(user.last_seen_at),
+        avatar_url=avatar_url(user.id, user.avatar_version),
     )
 
 
@@ -142,6 +153,7 @@ def message_out(
         pinned=message.pinned_at is not None,
         reply_to=message.reply_to,
         thread=thread_out(message),
+        system=SystemLineOut(**message.system) if message.system else None,
     )
 
 

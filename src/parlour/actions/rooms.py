@@ -23,6 +23,7 @@ from parlour.actions.checks import (
 )
 from parlour.actions.context import Actor
 from parlour.actions.present import room_views_for, rooms_out, shared_room_view
+from parlour.actions.system_lines import post_system_line
 from parlour.domain import notify
 from parlour.errors import Conflict, InvalidInput, NotFound
 from parlour.events import stream
@@ -293,10 +294,12 @@ async def do_update_room(
             check_group_admin(room, mine)
         if topic is not None and room.type != "channel":
             raise InvalidInput("Only channels have a topic.", code="not_a_channel")
+        renamed = clean_name is not None and clean_name != room.name
         if clean_name is not None and room.type == "channel":
             await claim_channel_name(ctx, actor, room, clean_name)
         elif clean_name is not None:
             room.name = clean_name
+        new_topic = topic is not None and clean_topic != room.topic
         if topic is not None:
             room.topic = clean_topic
         await ctx.session.flush()
@@ -304,6 +307,10 @@ async def do_update_room(
         announced = await emit_room_event(
             services, ctx, actor, room, lambda view: RoomUpdated(room=view), members
         )
+        if renamed:
+            await post_system_line(services, ctx, actor, room, "renamed", name=room.name)
+        if new_topic:
+            await post_system_line(services, ctx, actor, room, "topic", topic=room.topic)
         return await room_for_actor(ctx, actor, room, mine, announced)
 
     return await services.writer.run(job)
@@ -343,6 +350,7 @@ async def do_add_members(
         announced, _ = await add_memberships(
             services, ctx, actor, room, new, set(), event_type=RoomMemberAdded
         )
+        await post_system_line(services, ctx, actor, room, "added", new)
         return await room_for_actor(ctx, actor, room, mine, announced)
 
     changed = await services.writer.run(job)
@@ -375,6 +383,10 @@ async def do_remove_member(services: Services, actor: Actor, room_id: str, user_
         await stream.append(ctx, org_id=actor.org_id, event=notice, user_id=user_id)
         target.end_event_id = room_wide
         await ctx.session.flush()
+        if user_id == actor.user_id:
+            await post_system_line(services, ctx, actor, room, "left")
+        else:
+            await post_system_line(services, ctx, actor, room, "removed", [user_id])
 
     await services.writer.run(job)
 

@@ -12,6 +12,7 @@ session was revoked a moment ago (its close not yet processed) cannot store anyt
 
 from __future__ import annotations
 
+import html
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ class SendRequest:
     client_id: str | None
     attachment_ids: tuple[str, ...] = ()
     reply_to: str | None = None  # the message replied to (its root, if it is a reply itself)
+    # A system line (actions/system_lines.py): what happened; `content` says it in plain words.
+    system: dict[str, Any] | None = None
 
 
 SendResult = tuple[MessageOut, bool]  # (message, created)
@@ -115,7 +118,7 @@ async def store_sends(
             outcomes[index] = root
     allowed = [index for index in allowed if outcomes[index] is None]
 
-    views = await _insert(services, ctx, requests, allowed, authors, claimed, thread_of)
+    views = await insert_sends(services, ctx, requests, allowed, authors, claimed, thread_of)
     for index, view in zip(allowed, views, strict=True):
         outcomes[index] = (view, True)
     for index, request in enumerate(requests):
@@ -213,7 +216,7 @@ async def mention_candidates(
     return candidates
 
 
-async def _insert(
+async def insert_sends(
     services: Services,
     ctx: WriteContext,
     requests: Sequence[SendRequest],
@@ -232,7 +235,9 @@ async def _insert(
     author_views: dict[str, UserOut] = {}
     for index in allowed:
         request = requests[index]
-        mentions = find_mentions(request.content, candidates[request.room_id])
+        mentions = (
+            {} if request.system else find_mentions(request.content, candidates[request.room_id])
+        )
         author = authors[(request.room_id, request.actor.user_id, request.actor.org_id)]
         if author.id not in author_views:  # once per sender, not once per message
             author_views[author.id] = user_out(author, services.presence)
@@ -242,13 +247,19 @@ async def _insert(
                 "room_id": request.room_id,
                 "author_id": author.id,
                 "content": request.content,
-                "html": render_message(request.content, mentions),
+                # A system line is plain words (names are not Markdown).
+                "html": (
+                    html.escape(request.content)
+                    if request.system
+                    else render_message(request.content, mentions)
+                ),
                 "mentions": list(dict.fromkeys(mentions.values())),
                 "client_id": request.client_id,
                 "deleted": False,
                 "created_at": now,
                 "has_attachments": bool(claimed[index]),
                 "reply_to": thread_of[index].id if index in thread_of else None,
+                "system": request.system,
             }
         )
     # RETURNING matched by message id rather than by row order: unordered, SQLAlchemy can send
@@ -306,6 +317,7 @@ async def _insert(
             pinned=False,
             reply_to=row["reply_to"],
             thread=None,
+            system=row["system"],
         )
         for index, row in zip(allowed, rows, strict=True)
     ]

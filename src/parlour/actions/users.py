@@ -245,11 +245,22 @@ async def do_change_password(
 
 
 async def search_users(
-    services: Services, actor: Actor, query: str, limit: int | None
+    services: Services,
+    actor: Actor,
+    query: str,
+    limit: int | None,
+    *,
+    include_inactive: bool = False,
 ) -> list[UserOut]:
+    """People of my organization by name or email; deactivated ones too for an admin who asks
+    (the Administration page), never for anyone else."""
+    if include_inactive:
+        check_org_admin(actor)
     clamped = min(max(limit or 20, 1), services.limits.search_results)
     async with services.db.read_session() as session:
-        users = await user_queries.search(session, actor.org_id, query, clamped)
+        users = await user_queries.search(
+            session, actor.org_id, query, clamped, include_inactive=include_inactive
+        )
     return [user_out(user, services.presence) for user in users]
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from parlour.actions import channels as channel_actions
 from parlour.actions import reads as read_actions
 from parlour.actions import rooms as room_actions
+from parlour.actions.room_admins import do_set_room_admin
 from parlour.actions.room_list import room_list_json
 from parlour.api.deps import (
     AUTH_ERRORS,
@@ -105,6 +106,30 @@ async def remove_member(
 ) -> Response:
     await room_actions.do_remove_member(services, actor, room_id, user_id)
     return Response(status_code=204)
+
+
+@router.put(
+    "/rooms/{room_id}/admins/{user_id}",
+    response_model=RoomOut,
+    responses=error_responses(*AUTH_ERRORS, 404),
+)
+async def make_room_admin(
+    room_id: RoomIdPath, user_id: UserIdPath, actor: CurrentActor, services: ServicesDep
+) -> RoomOut:
+    """Make a member an admin of the group or channel (its admins only)."""
+    return await do_set_room_admin(services, actor, room_id, user_id, admin=True)
+
+
+@router.delete(
+    "/rooms/{room_id}/admins/{user_id}",
+    response_model=RoomOut,
+    responses=error_responses(*AUTH_ERRORS, 404, 422),
+)
+async def unmake_room_admin(
+    room_id: RoomIdPath, user_id: UserIdPath, actor: CurrentActor, services: ServicesDep
+) -> RoomOut:
+    """Take admin from a member (its admins only; never from the room's last admin)."""
+    return await do_set_room_admin(services, actor, room_id, user_id, admin=False)
 
 
 @router.post(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -31,14 +31,18 @@ from parlour.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
 
-@router.get("/users", response_model=list[UserOut], responses=error_responses(401, 422))
+@router.get("/users", response_model=list[UserOut], responses=error_responses(*AUTH_ERRORS, 422))
 async def search_users(
     actor: CurrentActor,
     services: ServicesDep,
     q: Annotated[str, Query(max_length=200, pattern=NO_NUL)] = "",
     limit: Annotated[int | None, Query(ge=1)] = None,
+    # "true" lists deactivated people too (org admins only: the Administration page).
+    include_inactive: Literal["true", "false"] = "false",
 ) -> list[UserOut]:
-    return await user_actions.search_users(services, actor, q, limit)
+    return await user_actions.search_users(
+        services, actor, q, limit, include_inactive=include_inactive == "true"
+    )
 
 
 @router.get("/users/me", response_model=MeOut, responses=error_responses(401, 422))

@@ -26,6 +26,7 @@ class User(_Model):
     is_admin: bool
     is_active: bool
     last_seen_at: str | None = None
+    avatar_url: str | None = None
 
 
 class Attachment(_Model):
@@ -52,6 +53,16 @@ class Thread(_Model):
     participant_ids: list[str]
 
 
+class SystemLine(_Model):
+    """A membership change shown in the room: the message's author did `action` (added,
+    removed, left, joined, renamed, topic, made_admin, unmade_admin) to `user_ids`."""
+
+    action: str
+    user_ids: list[str] = []
+    name: str | None = None
+    topic: str | None = None
+
+
 class Message(_Model):
     id: str
     room_id: str
@@ -68,6 +79,7 @@ class Message(_Model):
     pinned: bool = False
     reply_to: str | None = None
     thread: Thread | None = None
+    system: SystemLine | None = None
 
 
 class MessageVersion(_Model):

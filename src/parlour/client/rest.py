@@ -164,9 +164,28 @@ class ParlourClient:
 
     # -- users and profiles -----------------------------------------------------------------
 
-    async def search_users(self, q: str | None = None, limit: int | None = None) -> list[User]:
-        response = await self._request("GET", f"{API}/users", params={"q": q, "limit": limit})
+    async def search_users(
+        self, q: str | None = None, limit: int | None = None, *, include_inactive: bool = False
+    ) -> list[User]:
+        """People of my organization; deactivated ones too with include_inactive (admins)."""
+        params: dict[str, str | int | None] = {"q": q, "limit": limit}
+        if include_inactive:
+            params["include_inactive"] = "true"
+        response = await self._request("GET", f"{API}/users", params=params)
         return _users.validate_json(response.content)
+
+    async def set_avatar(self, data: bytes, content_type: str = "image/png") -> User:
+        """Upload my avatar (PNG, JPEG, GIF or WebP, at most 512 KB)."""
+        response = await self._request(
+            "PUT", f"{API}/users/me/avatar", files={"file": ("avatar", data, content_type)}
+        )
+        self.user = User.model_validate_json(response.content)
+        return self.user
+
+    async def remove_avatar(self) -> User:
+        response = await self._request("DELETE", f"{API}/users/me/avatar")
+        self.user = User.model_validate_json(response.content)
+        return self.user
 
     async def me(self) -> User:
         response = await self._request("GET", f"{API}/users/me")
@@ -284,6 +303,12 @@ class ParlourClient:
         response = await self._request(
             "POST", f"{API}/rooms/{room_id}/members", body={"user_ids": list(user_ids)}
         )
+        return await self._room_from(response, room_id)
+
+    async def set_room_admin(self, room_id: str, user_id: str, admin: bool = True) -> Room:
+        """Make a member an admin of the group or channel, or (admin=False) not."""
+        method = "PUT" if admin else "DELETE"
+        response = await self._request(method, f"{API}/rooms/{room_id}/admins/{user_id}")
         return await self._room_from(response, room_id)
 
     async def remove_member(self, room_id: str, user_id: str) -> None:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -81,6 +81,7 @@ class MessageRow:
     reply_count: int
     last_reply_at: datetime | None
     thread_participants: list[str] | None
+    system: dict[str, Any] | None
 
 
 # The column order is MessageRow's field order: rows become MessageRow(*row).

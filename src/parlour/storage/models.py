@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -78,6 +79,19 @@ class User(Base):
     preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The current avatar's version (it is in `user_avatars`; migration 0008); null: initials.
+    avatar_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class UserAvatar(Base):
+    """A user's avatar image: small (a size limit), kept in the database so every process
+    and machine serves the same one without shared files."""
+
+    __tablename__ = "user_avatars"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Session(Base):
@@ -214,6 +228,9 @@ class Message(Base):
     reply_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     thread_participants: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # A system line (a membership change shown in the room): what happened, as
+    # `schemas.SystemLineOut`; null for what people wrote (migration 0008).
+    system: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         # History pages and unread counts; author and tombstone let unread counting stay in

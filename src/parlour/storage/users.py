@@ -51,6 +51,7 @@ class UserRow:
     is_admin: bool
     is_active: bool
     last_seen_at: datetime | None
+    avatar_version: str | None
 
 
 _USER_COLUMNS = tuple(User.__table__.c[f.name] for f in fields(UserRow))
@@ -69,9 +70,14 @@ async def rows_by_ids(session: AsyncSession, user_ids: Iterable[str]) -> dict[st
     return {row[0]: UserRow(*row) for row in rows}
 
 
-async def search(session: AsyncSession, org_id: str, query: str, limit: int) -> list[User]:
-    """Active users whose name or email contains `query`, prefix matches first."""
-    stmt = select(User).where(User.org_id == org_id, User.is_active.is_(True))
+async def search(
+    session: AsyncSession, org_id: str, query: str, limit: int, *, include_inactive: bool = False
+) -> list[User]:
+    """Active users (all, with include_inactive) whose name or email contains `query`, prefix
+    matches first."""
+    stmt = select(User).where(User.org_id == org_id)
+    if not include_inactive:
+        stmt = stmt.where(User.is_active.is_(True))
     needle = query.strip().lower()
     if needle:
         pattern = f"%{escape_like(needle)}%"
