@@ -102,6 +102,15 @@ def message(box: Locator, text: str) -> Locator:
     return box.get_by_role("log").locator("li.msg:not(.pending)").filter(has_text=text)
 
 
+def open_page(page: Page, name: str) -> None:
+    """Clicks the toolbar's link `name` (Chat Rooms, Saved, Preferences, ...); on a phone the
+    links sit in the Menu button's panel, opened first."""
+    menu = page.get_by_role("button", name="Menu", exact=True)
+    if menu.is_visible() and menu.get_attribute("aria-expanded") != "true":
+        menu.click()
+    page.get_by_role("link", name=name, exact=True).click()
+
+
 def unread(page: Page) -> Locator:
     return page.get_by_label("Unread messages")
 

@@ -25,6 +25,7 @@ from tests.browser.helpers import (
     make_group,
     message,
     open_chat,
+    open_page,
     popup,
     post_message,
     send,
@@ -191,7 +192,7 @@ def test_screenshots(person: Person, size: str, viewport: dict[str, int]) -> Non
     dlg.get_by_role("button", name="Cancel").click()
     close_chat(margaret)
 
-    margaret.get_by_role("link", name="Chat Rooms").click()
+    open_page(margaret, "Chat Rooms")
     expect(margaret.get_by_role("link", name="# support")).to_be_visible()
     shoot(margaret, f"{size}-rooms-levels")
 

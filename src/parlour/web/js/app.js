@@ -1,18 +1,23 @@
 // Bootstrap and routing. On load: GET /users/me decides between the login form and the app.
 // Routes (hash based, so the server serves one page): #/rooms, #/messages, #/profiles, #/saved,
-// #/search/<q>, and #/room/<id>[/msg/<messageId>] which opens the Chatbox on top of the last page.
+// #/settings, #/admin, #/search/<q>, and #/room/<id>[/msg/<messageId>] which opens the Chatbox on top of the last page.
 
 import { h, nextId } from './dom.js';
-import { ApiError, get, post, onUnauthorized, rememberCsrf } from './api.js';
+import { ApiError, get, post, onUnauthorized, rememberCsrf, csrfToken } from './api.js';
 import * as store from './store.js';
 import * as socket from './socket.js';
 import { mountToolbar } from './toolbar.js';
 import * as chatbox from './chatbox.js';
 import { mountPopups } from './popups.js';
 import { roomsPage, messagesPage, profilesPage, searchPage, savedPage } from './pages.js';
+import * as receipts from './receipts.js';
+import { startTabs } from './tabs.js';
+import { startActivity } from './activity.js';
+import { settingsPage } from './settings.js';
+import { adminPage } from './admin.js';
 
 const root = document.getElementById('app');
-let session = null; // {toolbar, main, cleanupPage, offPopups}
+let session = null; // {toolbar, main, cleanupPage, offPopups, offTabs, offActivity}
 let windowFocused = document.hasFocus();
 window.addEventListener('focus', () => { windowFocused = true; });
 window.addEventListener('blur', () => { windowFocused = false; });
@@ -74,6 +79,11 @@ function startSession(user) {
   chatbox.initChatbox({ chatButton: toolbar.chatButton, go, closed: leaveRoomRoute });
   session = { toolbar, main, cleanupPage: null, offPopups: mountPopups((id) => go(`#/room/${encodeURIComponent(id)}`)) };
   store.setReadingPredicate((roomId) => chatbox.showsRoom(roomId) && !document.hidden && windowFocused);
+  // One tab speaks for all (tabs.js): each tells the others which room it is reading.
+  session.offTabs = startTabs(user.id, {
+    reading: () => { const id = chatbox.activeRoomId(); return id && store.isReading(id) ? [id] : []; },
+  });
+  session.offActivity = startActivity();
   socket.start({ onHello, onResync: reloadState, onEvent, onRevoked: () => showLogin('Your session ended. Please log in again.') });
   route();
 }
@@ -85,8 +95,11 @@ function endSession() {
   session.cleanupPage?.();
   session.toolbar.destroy();
   session.offPopups();
+  session.offTabs();
+  session.offActivity();
   session = null;
   store.reset();
+  receipts.reset();
 }
 
 async function logout() {
@@ -107,6 +120,7 @@ let loadedOnce = false; // per session: the first hello always takes a snapshot
 function onHello(frame, resumed) {
   store.rememberUser(frame.user);
   store.emit('me', store.state.me);
+  receipts.reloadWatched(); // receipt.updated is not replayed: what was missed comes over REST
   // A fresh socket (no cursor) knows nothing we missed: take a snapshot. A resumed one replays.
   if (!loadedOnce || !resumed) reloadState();
 }
@@ -186,6 +200,10 @@ function renderPage(hash) {
     session.cleanupPage = profilesPage(main, ctx);
   } else if (hash === '#/saved') {
     session.cleanupPage = savedPage(main);
+  } else if (hash === '#/settings') {
+    session.cleanupPage = settingsPage(main);
+  } else if (hash === '#/admin') {
+    session.cleanupPage = adminPage(main);
   } else {
     page = '#/rooms';
     session.cleanupPage = roomsPage(main);
@@ -199,6 +217,9 @@ window.addEventListener('hashchange', route);
 onUnauthorized(() => { if (session) showLogin('Your session ended. Please log in again.'); });
 
 async function boot() {
+  // No parlour_csrf cookie (it comes with every session and is readable here): nobody is logged
+  // in, so show the form without asking the server (a 401 in the console on every visit).
+  if (!csrfToken()) { showLogin(); return; }
   try {
     startSession(await get('/users/me'));
   } catch (err) {

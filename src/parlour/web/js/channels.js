@@ -5,6 +5,7 @@
 // same small interface as a room view (destroy, focusComposer, markReadIfVisible, focusMessage).
 
 import { h, nextId, debounce, channelAvatar } from './dom.js';
+import { icon } from './icons.js';
 import { get, post } from './api.js';
 import * as store from './store.js';
 
@@ -30,7 +31,7 @@ export function mountBrowse(container, { onOpen, onBack, onCreate }) {
   const list = h('ul', { class: 'channel-list', 'aria-labelledby': titleId });
   const section = h('section', { class: 'room browse', 'aria-labelledby': titleId },
     h('header', { class: 'room-head' },
-      h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back', onclick: onBack }, '←'),
+      h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back', title: 'Back', onclick: onBack }, icon('back')),
       h('div', { class: 'grow' }, h('h2', { id: titleId }, 'Browse channels'),
         h('p', { class: 'sub muted' }, 'Channels of your organization: anyone can join.')),
       h('button', { type: 'button', onclick: onCreate }, 'New channel')),
@@ -87,7 +88,7 @@ export function mountBrowse(container, { onOpen, onBack, onCreate }) {
           joined ? h('span', { class: 'sr-only' }, ' · Joined') : null), // shown by the tag beside
         error ? h('p', { class: 'field-error', role: 'alert' }, error) : null),
       joined
-        ? h('span', { class: 'tag joined-tag', 'aria-hidden': 'true' }, '✓ Joined')
+        ? h('span', { class: 'tag joined-tag', 'aria-hidden': 'true' }, icon('check'), 'Joined')
         : h('button', {
           type: 'button', class: 'primary small join', 'aria-describedby': nameId,
           onclick: (e) => join(c, e.currentTarget),
@@ -103,7 +104,9 @@ export function mountBrowse(container, { onOpen, onBack, onCreate }) {
     list.replaceChildren(...shown.map(row));
     if (focused) {
       const item = list.querySelector(`li[data-channel="${CSS.escape(focused[0] || '')}"]`);
-      (item?.querySelector(`button.${CSS.escape(String(focused[1]).split(' ').pop())}`) || item?.querySelector('button'))?.focus();
+      /** @type {HTMLElement | null | undefined} */
+      const again = item?.querySelector(`button.${CSS.escape(String(focused[1]).split(' ').pop())}`);
+      (again || item?.querySelector('button'))?.focus();
     }
     const joinedCount = shown.filter((c) => c.joined || store.state.rooms.has(c.id)).length;
     summary.textContent = shown.length
@@ -115,7 +118,10 @@ export function mountBrowse(container, { onOpen, onBack, onCreate }) {
   search.addEventListener('input', reload);
   search.addEventListener('keydown', (e) => {
     if (e.key === 'ArrowDown') { e.preventDefault(); list.querySelector('button')?.focus(); }
-    if (e.key === 'Enter') { e.preventDefault(); list.querySelector('button.channel-open')?.click(); }
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      /** @type {HTMLElement | null} */ (list.querySelector('button.channel-open'))?.click();
+    }
   });
   const off = store.on('channels', render);
   load();
@@ -144,7 +150,7 @@ export function mountChannelPreview(container, channelId, { onBack, onJoined }) 
   const barName = h('strong', {});
   const section = h('section', { class: 'room channel-preview', 'aria-labelledby': titleId },
     h('header', { class: 'room-head' },
-      h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back', onclick: onBack }, '←'),
+      h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back', title: 'Back', onclick: onBack }, icon('back')),
       channelAvatar(), h('div', { class: 'grow' }, title, sub)),
     h('div', { class: 'scroller preview-body' },
       h('div', { class: 'preview-card' }, h('span', { class: 'big-hash', 'aria-hidden': 'true' }, '#'),

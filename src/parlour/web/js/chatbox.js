@@ -3,6 +3,7 @@
 // the page only while visible and never shadow other controls with similar names.
 
 import { h } from './dom.js';
+import { icon } from './icons.js';
 import { get, post } from './api.js';
 import * as store from './store.js';
 import { mountRoomList } from './roomlist.js';
@@ -77,14 +78,14 @@ function build() {
   });
   const listHost = h('div', { class: 'cb-list' });
   const browseBtn = h('button', { type: 'button', class: 'browse-btn', onclick: showBrowse },
-    h('span', { class: 'hash', 'aria-hidden': 'true' }, '#'), 'Browse channels');
+    h('span', { class: 'hash' }, icon('hash')), 'Browse channels');
   const main = h('div', { class: 'cb-main' }, placeholder());
   const el = h('div', { class: 'chatbox', role: 'dialog', 'aria-label': 'Chatbox', 'data-view': 'list' },
     h('div', { class: 'cb-side' },
       h('div', { class: 'cb-head' },
         h('h2', {}, 'Conversations'),
-        h('button', { type: 'button', onclick: () => openNewChat(afterCreate) }, 'New'),
-        h('button', { type: 'button', class: 'icon', 'aria-label': 'Close', title: 'Close (Esc)', onclick: closeChatbox }, '×')),
+        h('button', { type: 'button', class: 'new-btn', title: 'New conversation', onclick: () => openNewChat(afterCreate) }, icon('compose'), h('span', {}, 'New')),
+        h('button', { type: 'button', class: 'icon', 'aria-label': 'Close', title: 'Close (Esc)', onclick: closeChatbox }, icon('close'))),
       search, browseBtn, listHost),
     main);
   const list = mountRoomList(listHost, {

@@ -4,6 +4,7 @@
 // REST when it carries attachments) and the pending copy shows in the room at once.
 
 import { h, nextId, fmtSize } from './dom.js';
+import { icon } from './icons.js';
 import { upload } from './api.js';
 import * as store from './store.js';
 import * as socket from './socket.js';
@@ -11,7 +12,45 @@ import { attachSuggestions } from './dialogs.js';
 
 const TYPING_EVERY_MS = 3000;
 const MAX_CHARS = 10000;
-const drafts = new Map(); // roomId -> unsent text, kept while switching rooms
+const DRAFT_SAVE_MS = 400;
+
+// Unsent text per room (and per thread): kept while switching rooms, and in localStorage (keyed by
+// user and room) so that a reload or a crash does not lose it. Saved as you type, debounced, and
+// at once when the tab is hidden or closed; cleared on send.
+const drafts = new Map(); // storage key (parlour.draft.<user>.<room>[.<root>]) -> unsent text
+const unsaved = new Set(); // keys typed into since they were last written
+let saveTimer = 0;
+
+function readDraft(key) {
+  if (!drafts.has(key)) {
+    let text = '';
+    try { text = localStorage.getItem(key) || ''; } catch { /* storage off */ }
+    drafts.set(key, text);
+  }
+  return drafts.get(key);
+}
+
+function saveDrafts() {
+  clearTimeout(saveTimer);
+  saveTimer = 0;
+  for (const key of unsaved) {
+    const text = drafts.get(key) || '';
+    try {
+      if (text.trim()) localStorage.setItem(key, text); else localStorage.removeItem(key);
+    } catch { /* quota: the in-memory copy still holds it */ }
+  }
+  unsaved.clear();
+}
+
+function setDraft(key, text) {
+  if ((drafts.get(key) || '') === text) return;
+  drafts.set(key, text);
+  unsaved.add(key);
+  if (!saveTimer) saveTimer = setTimeout(saveDrafts, DRAFT_SAVE_MS);
+}
+
+window.addEventListener('pagehide', saveDrafts);
+document.addEventListener('visibilitychange', () => { if (document.hidden) saveDrafts(); });
 
 /** crypto.randomUUID exists only in secure contexts; a plain-http LAN install still needs ids. */
 export function uuid() {
@@ -29,12 +68,12 @@ export function uuid() {
  */
 export function mountComposer(container, roomId, options = {}) {
   const { replyTo = null, label = 'Message', placeholder = 'Write a message…' } = options;
-  const draftKey = replyTo ? `${roomId}:${replyTo}` : roomId;
+  const draftKey = `parlour.draft.${store.state.me?.id}.${roomId}${replyTo ? `.${replyTo}` : ''}`;
   const id = nextId('msg');
   const textarea = h('textarea', {
     id, rows: '1', placeholder, maxlength: String(MAX_CHARS + 1000),
   });
-  textarea.value = drafts.get(draftKey) || '';
+  textarea.value = readDraft(draftKey);
   const error = h('p', { class: 'field-error', 'aria-live': 'polite' });
   const uploadsList = h('ul', { class: 'uploads', 'aria-label': 'Attachments' });
   const fileInput = h('input', { type: 'file', multiple: true, hidden: true, tabindex: '-1' });
@@ -81,7 +120,7 @@ export function mountComposer(container, roomId, options = {}) {
       h('button', {
         type: 'button', class: 'icon', 'aria-label': `Remove ${u.file.name}`,
         onclick: () => { u.abort(); uploads.splice(uploads.indexOf(u), 1); renderUploads(); },
-      }, '×'))));
+      }, icon('close')))));
   }
 
   function addFiles(files) {
@@ -102,7 +141,7 @@ export function mountComposer(container, roomId, options = {}) {
   }
 
   function onInput() {
-    drafts.set(draftKey, textarea.value);
+    setDraft(draftKey, textarea.value);
     error.textContent = '';
     textarea.style.height = 'auto';
     textarea.style.height = `${Math.min(textarea.scrollHeight, 200)}px`;
@@ -129,7 +168,8 @@ export function mountComposer(container, roomId, options = {}) {
     textarea.value = '';
     uploads.length = 0;
     renderUploads();
-    drafts.delete(draftKey);
+    setDraft(draftKey, '');
+    saveDrafts(); // sent: a reload must not bring the text back
     lastTypingSent = 0;
     onInput();
     textarea.focus();
@@ -151,11 +191,11 @@ export function mountComposer(container, roomId, options = {}) {
   const form = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); submit(); } },
     uploadsList,
     h('div', { class: 'composer-row' },
-      h('button', { type: 'button', class: 'icon', 'aria-label': 'Attach files', title: 'Attach files', onclick: () => fileInput.click() }, '📎'),
+      h('button', { type: 'button', class: 'icon attach', 'aria-label': 'Attach files', title: 'Attach files', onclick: () => fileInput.click() }, icon('attach')),
       fileInput,
       h('label', { for: id, class: 'sr-only' }, label),
       textarea,
-      h('button', { type: 'submit', class: 'primary' }, 'Send')),
+      h('button', { type: 'submit', class: 'primary send', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'))),
     mention.list, error);
   container.append(form);
   if (textarea.value) requestAnimationFrame(onInput); // size a restored draft

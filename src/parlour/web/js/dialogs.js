@@ -2,6 +2,7 @@
 // (User, Members, adding group members, @mentions).
 
 import { h, nextId, debounce } from './dom.js';
+import { icon } from './icons.js';
 import { get, post } from './api.js';
 import * as store from './store.js';
 
@@ -153,7 +154,7 @@ export function openNewChat(onCreated, { kind: firstKind = 'direct' } = {}) {
       h('button', {
         type: 'button', class: 'icon', 'aria-label': `Remove ${u.full_name}`,
         onclick: () => { members.delete(u.id); renderChips(); memberInput.focus(); },
-      }, '×'))));
+      }, icon('close')))));
     const sug = attachSuggestions(memberInput, {
       source: () => searchPeople(memberInput.value, new Set(members.keys())),
       label: personLabel,

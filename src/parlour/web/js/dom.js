@@ -3,7 +3,15 @@
 // user names and filenames can never be interpreted as HTML. The one deliberate exception is the
 // server-sanitized message `html`, which roomview/pages insert explicitly.
 
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, any> | null} [props] attributes; `on*` functions become listeners
+ * @param {...any} kids nodes, strings, numbers, nested arrays; null and false are skipped
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, props, ...kids) {
+  /** @type {any} */
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(props || {})) {
     if (v == null || v === false) continue;
@@ -41,10 +49,44 @@ export function initials(name) {
   return (first + last).toUpperCase();
 }
 
-/** Initials avatar; decorative because the name is always printed next to it. */
-export function avatar(name, status) {
-  return h('span', { class: 'avatar', 'aria-hidden': 'true' }, initials(name),
-    status ? h('span', { class: `dot dot-${status}` }) : null);
+/**
+ * A person's avatar: their picture (`avatar_url`, alt text their name) when they have one, else
+ * their initials (decorative: the name is always printed next to it). `who` is a User or a name;
+ * a picture that fails to load falls back to the initials. `status` adds the presence dot.
+ */
+export function avatar(who, status) {
+  const name = typeof who === 'string' ? who : who?.full_name || '?';
+  const url = typeof who === 'string' ? null : who?.avatar_url;
+  const dot = status ? h('span', { class: `dot dot-${status}` }) : null;
+  if (!url) return h('span', { class: 'avatar', 'aria-hidden': 'true' }, initials(name), dot);
+  const el = h('span', { class: 'avatar has-img' });
+  const img = h('img', {
+    src: url, alt: name, loading: 'lazy', decoding: 'async',
+    onerror: () => {
+      el.classList.remove('has-img');
+      el.setAttribute('aria-hidden', 'true');
+      img.replaceWith(document.createTextNode(initials(name)));
+    },
+  });
+  el.append(img);
+  if (dot) el.append(dot);
+  return el;
+}
+
+/** Messages from one person within this many ms of the previous one share a header. */
+export const GROUP_MS = 5 * 60 * 1000;
+
+/**
+ * True when `m` continues the run of `prev` (same author, same day, within GROUP_MS, neither a
+ * membership line): it is then shown without avatar and name, its time on hover.
+ */
+export function continuesRun(prev, m) {
+  if (!prev || !m || prev.system || m.system) return false;
+  if (!prev.author?.id || prev.author.id !== m.author?.id) return false;
+  const a = Date.parse(prev.created_at || '');
+  const b = Date.parse(m.created_at || '');
+  if (!a || !b || b - a < 0 || b - a >= GROUP_MS) return false;
+  return new Date(a).toDateString() === new Date(b).toDateString();
 }
 
 /** A channel's avatar: its "#" mark (the name is printed beside it). */
@@ -91,8 +133,9 @@ export const STATUS_LABEL = { online: 'Online', away: 'Away', busy: 'Busy', offl
 export function previewText(m) {
   if (!m) return '';
   if (m.deleted) return 'Message deleted';
+  if (m.system) return `${m.author?.full_name || 'Someone'} ${m.content || ''}`.trim();
   const text = (m.content || '').replace(/\s+/g, ' ').trim();
   if (text) return text.length > 140 ? `${text.slice(0, 139)}…` : text;
-  if (m.attachments?.length) return `📎 ${m.attachments[0].filename}`;
+  if (m.attachments?.length) return `Attachment: ${m.attachments[0].filename}`;
   return '';
 }

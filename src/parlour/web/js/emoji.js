@@ -16,6 +16,7 @@ const names = new Map(); // emoji -> name
 
 // The server lists emoji alphabetically by name; browsing is friendlier in the usual groups:
 // faces first, then hands, hearts, people, nature, food, activities, the rest, keycaps, flags.
+/** @type {[number, [number, number][]][]} [group, its code point ranges (first, last)] */
 const GROUPS = [
   [0, [[0x1F600, 0x1F644], [0x1F910, 0x1F917], [0x1F920, 0x1F92F], [0x1F970, 0x1F97A], [0x1FAE0, 0x1FAE8],
     [0x263A, 0x263A], [0x2639, 0x2639], [0x1F9D0, 0x1F9D0], [0x1F47B, 0x1F47D], [0x1F480, 0x1F480], [0x1F4A9, 0x1F4A9]]],
@@ -150,7 +151,7 @@ export function openEmojiPicker(anchor, { onPick, onClose }) {
     allTitle.textContent = match ? 'Search results' : 'All emoji';
     allTitle.hidden = match ? !count : false;
     note.textContent = match && !count ? `No emoji match “${search.value.trim()}”.` : '';
-    for (const b of allGrid.children) b.tabIndex = -1;
+    for (const b of /** @type {HTMLCollectionOf<HTMLElement>} */ (allGrid.children)) b.tabIndex = -1;
     rove(allGrid);
     scroll.scrollTop = 0;
   }
@@ -173,7 +174,9 @@ export function openEmojiPicker(anchor, { onPick, onClose }) {
     if (closed) return;
     allButtons = list.map(([e, name]) => button(e, name));
     allGrid.replaceChildren(...allButtons);
-    for (const b of recentGrid.children) if (!b.title) b.title = emojiName(b.dataset.emoji);
+    for (const b of /** @type {HTMLCollectionOf<HTMLElement>} */ (recentGrid.children)) {
+      if (!b.title) b.title = emojiName(b.dataset.emoji);
+    }
     note.textContent = '';
     filter();
     if (enterPending) pickFirst();
@@ -191,7 +194,8 @@ export function openEmojiPicker(anchor, { onPick, onClose }) {
   });
 
   dlg.addEventListener('click', (e) => {
-    const b = e.target.closest('button.emo');
+    /** @type {HTMLElement | null} */
+    const b = /** @type {Element} */ (e.target).closest('button.emo');
     if (b) { close(b.dataset.emoji); return; }
     // The (transparent) backdrop belongs to the dialog: a click outside its box closes it.
     const r = dlg.getBoundingClientRect();
@@ -205,7 +209,8 @@ export function openEmojiPicker(anchor, { onPick, onClose }) {
       close();
       return;
     }
-    const b = e.target.closest?.('button.emo');
+    /** @type {HTMLElement | null} */
+    const b = /** @type {Element} */ (e.target).closest?.('button.emo');
     if (!b) return;
     const grid = b.parentElement;
     const shown = visible(grid);

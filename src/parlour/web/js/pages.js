@@ -18,8 +18,10 @@ function labelled(text, input) {
   return h('span', { class: 'field inline' }, h('label', { for: input.id }, text), input);
 }
 
+/** A table; on a phone each row becomes a card whose cells are labelled by their column (data-label). */
 function table(headers, rows) {
-  return h('table', {}, h('thead', {}, h('tr', {}, headers.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows));
+  for (const tr of rows) [...tr.children].forEach((td, i) => { if (headers[i]) td.dataset.label = headers[i]; });
+  return h('table', { class: 'cards' }, h('thead', {}, h('tr', {}, headers.map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows));
 }
 
 function roomLabel(roomId) {
@@ -92,7 +94,9 @@ export function messagesPage(main) {
 
   function row(m) {
     const mine = m.author?.id === store.state.me.id;
-    const slot = h('div', { class: 'msg-body' }, messageBody(m));
+    // A deleted message is one line of text here; an edited one says so, as in the room.
+    const slot = h('div', { class: 'msg-body' }, m.deleted
+      ? h('span', { class: 'muted deleted-note' }, 'This message was deleted.') : messageBody(m));
     const cell = h('td', {}, slot);
     if (mine && !m.deleted) {
       cell.append(h('button', {
@@ -103,7 +107,8 @@ export function messagesPage(main) {
       }, 'Edit'));
     }
     return h('tr', {},
-      h('td', {}, h('a', { href: roomHref(m.room_id, m.id) }, fullTime(m.created_at))),
+      h('td', {}, h('a', { href: roomHref(m.room_id, m.id) }, fullTime(m.created_at)),
+        m.edited_at && !m.deleted ? [' ', h('span', { class: 'muted edited', title: `Edited ${fullTime(m.edited_at)}` }, '(edited)')] : null),
       h('td', {}, roomLabel(m.room_id)),
       h('td', {}, m.author?.full_name || ''),
       cell);
@@ -155,7 +160,7 @@ export function profilesPage(main, { openPerson }) {
       const roomId = p.direct_room_id || store.directRoomWith(p.user.id)?.id;
       const verb = roomId ? 'Open conversation' : 'Start conversation';
       return h('tr', {},
-        h('td', {}, avatar(p.user.full_name, status), ' ', p.user.full_name),
+        h('td', { class: 'who' }, avatar(store.user(p.user.id) || p.user, status), ' ', p.user.full_name),
         h('td', {}, p.user.email),
         h('td', {}, STATUS_LABEL[status] || status || ''),
         h('td', {}, fullTime(live.last_seen_at || p.last_seen_at)),
@@ -204,7 +209,7 @@ export function savedPage(main) {
     return h('li', { class: 'saved-item', 'data-id': m.id },
       h('article', { 'aria-labelledby': headId },
         h('div', { class: 'saved-head', id: headId },
-          avatar(m.author?.full_name || '?'),
+          avatar((m.author && (store.user(m.author.id) || m.author)) || '?'),
           h('span', {}, h('span', { class: 'author' }, m.author?.full_name || 'Unknown'),
             h('span', { class: 'muted' }, ` in ${room} · ${fmtWhen(m.created_at)}`))),
         h('div', { class: 'saved-body' }, messageBody(m)),
@@ -261,7 +266,7 @@ export function searchPage(main, q, { openPerson }) {
   });
   fill(people, get('/users', { q, limit: 20 }).then((us) => us.filter((u) => u.id !== store.state.me.id)), (u) => {
     store.rememberUser(u);
-    return h('li', {}, avatar(u.full_name, u.status), ' ',
+    return h('li', {}, avatar(u, u.status), ' ',
       h('button', { type: 'button', class: 'link', onclick: () => openPerson(u) }, u.full_name),
       h('span', { class: 'muted' }, ` ${u.email}`));
   });

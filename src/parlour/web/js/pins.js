@@ -56,7 +56,11 @@ export function mountPins(panel, roomId, { onJump }) {
     status.textContent = 'Nothing is pinned in this conversation yet. Pin a message to keep it here for everyone.';
     const focusedId = list.contains(document.activeElement) ? document.activeElement.closest('li')?.dataset.id : null;
     list.replaceChildren(...shown.map(item));
-    if (focusedId) (list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] button:last-child`) || title).focus();
+    if (focusedId) {
+      /** @type {HTMLElement | null} */
+      const again = list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] button:last-child`);
+      (again || title).focus();
+    }
   }
 
   const offs = [

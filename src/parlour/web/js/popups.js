@@ -1,12 +1,18 @@
 // Pop-ups for new messages (role="status", named by the sender), the notification sound and the
 // desktop Notification, each gated by the user's preferences. Also a generic toast for errors.
+// A mention of me looks and sounds different: an "@" mark, "mentioned you", a rising two-note
+// tone. With several tabs open only one of them speaks (tabs.js). The text is the message's
+// plain text (msgtext.js), never its Markdown or html.
 
-import { h, previewText } from './dom.js';
+import { h } from './dom.js';
 import * as store from './store.js';
+import { speaksFor } from './tabs.js';
+import { messagePreview } from './msgtext.js';
 
 const POPUP_MS = 10000;
 const MAX_POPUPS = 4;
 let region = null;
+/** @type {(roomId: string) => void} */
 let openRoom = () => {};
 let audioCtx = null;
 let popupSeq = 0;
@@ -24,15 +30,19 @@ export function mountPopups(open) {
 function notifyMessage(m) {
   const prefs = store.state.prefs;
   if (!prefs.enable_chat || m.author?.id === store.state.me?.id) return;
+  if (m.system) return; // membership lines ("added Grace Hopper") never pop up or beep
   // The room's notification level decides: all, only mentions of me, or nothing.
   if (!store.wantsNotice(m)) return;
+  // Another tab of mine may be the one to tell (the one looked at, or the leader).
+  if (!speaksFor(m.room_id)) return;
   const room = store.state.rooms.get(m.room_id);
   const sender = m.author?.full_name || 'Someone';
   const where = room && room.type !== 'direct' ? store.roomName(room) : '';
-  const text = prefs.message_preview ? previewText(m) : store.mentionsMe(m) ? 'Mentioned you' : 'New message';
-  showPopup(sender, where, text, () => openRoom(m.room_id), store.mentionsMe(m));
-  if (prefs.notification_sound) beep();
-  if (prefs.desktop_notifications) desktopNotify(sender, where, text, m.room_id);
+  const mention = store.mentionsMe(m);
+  const text = prefs.message_preview ? messagePreview(m) : mention ? 'Mentioned you' : 'New message';
+  showPopup(sender, where, text, () => openRoom(m.room_id), mention);
+  if (prefs.notification_sound) { if (mention) mentionTone(); else beep(); }
+  if (prefs.desktop_notifications) desktopNotify(mention ? `${sender} mentioned you` : sender, where, text, m.room_id);
 }
 
 function showPopup(sender, where, text, onOpen, mention = false) {
@@ -42,6 +52,7 @@ function showPopup(sender, where, text, onOpen, mention = false) {
   const arm = () => { clearTimeout(timer); timer = setTimeout(close, POPUP_MS); };
   // aria-labelledby makes the sender the accessible name of the status region.
   const el = h('div', { class: `popup${mention ? ' popup-mention' : ''}`, role: 'status', 'aria-labelledby': titleId },
+    mention ? h('span', { class: 'popup-at', 'aria-hidden': 'true' }, '@') : null,
     h('button', { class: 'popup-open', type: 'button', onclick: () => { close(); onOpen(); } },
       h('strong', { id: titleId }, sender),
       mention ? h('span', { class: 'muted' }, where ? ` mentioned you in ${where}` : ' mentioned you')
@@ -58,20 +69,30 @@ function showPopup(sender, where, text, onOpen, mention = false) {
   arm();
 }
 
-/** A short beep; WebAudio needs no sound file. Browsers may block it until the first user gesture. */
-export function beep() {
+/** Notes one after another: [hz, seconds] each. WebAudio needs no sound file. */
+function tone(notes) {
   try {
     audioCtx = audioCtx || new AudioContext();
-    const osc = audioCtx.createOscillator();
-    const gain = audioCtx.createGain();
-    osc.frequency.value = 880;
-    gain.gain.setValueAtTime(0.08, audioCtx.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audioCtx.currentTime + 0.15);
-    osc.connect(gain).connect(audioCtx.destination);
-    osc.start();
-    osc.stop(audioCtx.currentTime + 0.16);
+    let at = audioCtx.currentTime;
+    for (const [hz, secs] of notes) {
+      const osc = audioCtx.createOscillator();
+      const gain = audioCtx.createGain();
+      osc.frequency.value = hz;
+      gain.gain.setValueAtTime(0.08, at);
+      gain.gain.exponentialRampToValueAtTime(0.001, at + secs);
+      osc.connect(gain).connect(audioCtx.destination);
+      osc.start(at);
+      osc.stop(at + secs + 0.01);
+      at += secs + 0.03;
+    }
   } catch { /* no audio available */ }
 }
+
+/** A short beep for a new message. Browsers may block sound until the first user gesture. */
+export function beep() { tone([[880, 0.15]]); }
+
+/** A mention of me: two rising notes, told apart from an ordinary message without looking. */
+export function mentionTone() { tone([[660, 0.12], [988, 0.18]]); }
 
 function desktopNotify(sender, where, text, roomId) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;

@@ -3,7 +3,9 @@
 // between rows. A row shows its unread count, an "@N" badge for mentions of me, and a muted style
 // when the room's notifications are off.
 
-import { h, avatar, channelAvatar, fmtWhen, previewText, nextId, debounce } from './dom.js';
+import { h, avatar, channelAvatar, fmtWhen, nextId, debounce } from './dom.js';
+import { messagePreview } from './msgtext.js';
+import { icon } from './icons.js';
 import { get } from './api.js';
 import * as store from './store.js';
 import { searchPeople } from './dialogs.js';
@@ -26,7 +28,7 @@ export function roomCounts(room) {
 export function roomAvatar(room) {
   if (room.type === 'channel') return channelAvatar();
   const other = room.type === 'direct' ? store.otherMember(room) : null;
-  return avatar(store.roomName(room), other?.status);
+  return other ? avatar(store.user(other.id) || other, other.status) : avatar(store.roomName(room));
 }
 
 function matches(room, q) {
@@ -62,10 +64,10 @@ export function mountRoomList(container, { onOpenRoom, onOpenPerson }) {
     roomAvatar(room),
     h('span', { class: 'row-main' },
       h('span', { class: 'row-top' }, h('span', { class: 'name' }, name),
-        off ? h('span', { class: 'bell-off', title: 'Notifications off' }, h('span', { 'aria-hidden': 'true' }, '🔕')) : null,
+        off ? h('span', { class: 'bell-off', title: 'Notifications off' }, icon('bell-off')) : null,
         h('span', { class: 'when' }, fmtWhen(room.last_message?.created_at))),
       h('span', { class: 'row-bottom', id: descId },
-        h('span', { class: 'preview' }, previewText(room.last_message) || fallback),
+        h('span', { class: 'preview' }, messagePreview(room.last_message) || fallback),
         off ? h('span', { class: 'sr-only' }, 'Notifications off') : null,
         roomCounts(room)))));
   }
@@ -81,7 +83,7 @@ export function mountRoomList(container, { onOpenRoom, onOpenPerson }) {
   function personRow(u) {
     return h('li', {}, h('button', {
       type: 'button', class: 'row', 'aria-label': u.full_name, onclick: () => onOpenPerson(u),
-    }, avatar(u.full_name, u.status),
+    }, avatar(u, u.status),
     h('span', { class: 'row-main' }, h('span', { class: 'name' }, u.full_name),
       h('span', { class: 'preview' }, u.email))));
   }

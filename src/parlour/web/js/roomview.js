@@ -3,9 +3,10 @@
 // The log is reconciled, not rebuilt: nodes of unchanged messages stay in place, which keeps the
 // scroll position, the focus and an open edit box intact while events stream in.
 
-import { h, nextId, avatar, initials, fmtTime, fmtDay, fmtSize, STATUS_LABEL, fmtWhen } from './dom.js';
+import { h, nextId, avatar, fmtTime, fmtDay, fmtSize, STATUS_LABEL, fmtWhen, continuesRun } from './dom.js';
+import { icon } from './icons.js';
 import { roomAvatar } from './roomlist.js';
-import { del, patch, post } from './api.js';
+import { api, del, patch, post } from './api.js';
 import * as store from './store.js';
 import { mountComposer } from './composer.js';
 import { attachSuggestions, searchPeople, personLabel, openHistory, TOPIC_CHARS } from './dialogs.js';
@@ -14,6 +15,8 @@ import { openEmojiPicker } from './emoji.js';
 import { react, reactionChips, setPinned, setSaved } from './reactions.js';
 import { mountPins } from './pins.js';
 import { mountThread } from './thread.js';
+import * as receipts from './receipts.js';
+import { markMentions } from './msgtext.js';
 
 const enc = encodeURIComponent;
 // Touch screens have no hover: a tap on a message focuses it, which shows its actions.
@@ -77,15 +80,16 @@ function attachmentList(atts) {
       ? h('a', { href: a.url, target: '_blank', rel: 'noopener' },
         h('img', { src: a.url, alt: a.filename, loading: 'lazy' }))
       : a.url
-        ? h('a', { href: a.url, download: a.filename }, `📎 ${a.filename}`, h('span', { class: 'muted' }, ` (${fmtSize(a.size || 0)})`))
-        : h('span', {}, `📎 ${a.filename}`))));
+        ? h('a', { class: 'att-file', href: a.url, download: a.filename }, icon('file'), ` ${a.filename}`, h('span', { class: 'muted' }, ` (${fmtSize(a.size || 0)})`))
+        : h('span', { class: 'att-file' }, icon('file'), ` ${a.filename}`))));
 }
 
 /** Message body: the server-sanitized html (never `content`, which is raw user text). */
 export function messageBody(m) {
-  if (m.deleted) return h('p', { class: 'muted' }, 'This message was deleted.');
+  if (m.deleted) return h('p', { class: 'muted deleted-note' }, 'This message was deleted.'); // one line (app.css)
   const body = h('div', { class: 'body' });
   body.innerHTML = m.html || '';
+  markMentions(body, store.state.me?.id); // mentions of me stand out (msgtext.js)
   return body;
 }
 
@@ -104,10 +108,25 @@ export function messageKit(roomId, { rerender, onReply = null, onOpenThread = nu
     const room = store.state.rooms.get(roomId);
     const adminKey = room && store.isAdmin(room) ? 'a' : '';
     const marks = `${m.pinned}|${store.isSaved(m.id)}|${JSON.stringify(m.reactions || [])}|${JSON.stringify(m.thread || null)}`;
-    return `${m.edited_at}|${m.deleted}|${m.html}|${adminKey}|${marks}`;
+    const pic = (m.author && (store.user(m.author.id) || m.author).avatar_url) || '';
+    return `${m.edited_at}|${m.deleted}|${m.html}|${adminKey}|${marks}|${pic}`;
   }
 
-  function messageNode(m, pending) {
+  /**
+   * A membership line ("Ada Lovelace added Grace Hopper · 10:42"): centered, muted, no actions, never
+   * grouped. `content` is a plain sentence without the author, shown as text.
+   */
+  function systemNode(m) {
+    return h('li', { class: 'msg system', 'data-id': m.id || '' },
+      h('p', { class: 'system-line' },
+        h('span', { class: 'author' }, m.author?.full_name || 'Someone'), ' ', h('span', { class: 'system-text' }, m.content || ''),
+        h('span', { 'aria-hidden': 'true' }, ' · '),
+        h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtTime(m.created_at))));
+  }
+
+  /** grouped: m continues the previous message's run (same person, within 5 minutes): no header. */
+  function messageNode(m, pending, grouped = false) {
+    if (m.system && !pending) return systemNode(m);
     const room = store.state.rooms.get(roomId);
     const mine = m.author?.id === store.state.me.id;
     const slot = h('div', { class: 'msg-body' }, pending ? h('div', { class: 'body pre' }, m.content) : messageBody(m),
@@ -124,19 +143,25 @@ export function messageKit(roomId, { rerender, onReply = null, onOpenThread = nu
       tools = messageTools(m, slot, mine || (room?.type !== 'direct' && store.isAdmin(room)));
     }
     const saved = !pending && store.isSaved(m.id);
+    const author = m.author ? store.user(m.author.id) || m.author : null;
+    const time = h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtTime(m.created_at));
+    const marks = [
+      m.edited_at && !m.deleted ? [' ', h('span', { class: 'muted' }, '(edited)'), ' ',
+        h('button', { type: 'button', class: 'link small', onclick: () => openHistory(m.id) }, 'history')] : null,
+      m.pinned && !m.deleted ? [' ', h('span', { class: 'mark pin-mark' }, icon('pin', { filled: true }), 'Pinned')] : null,
+      saved && !m.deleted ? [' ', h('span', { class: 'mark save-mark' }, icon('bookmark', { filled: true }), 'Saved')] : null,
+    ];
+    // A continued run shows no avatar or name; its time sits in the gutter, shown on hover/focus.
+    const head = grouped
+      ? [h('span', { class: 'gutter-time' }, time), marks.some(Boolean) ? h('div', { class: 'msg-head' }, marks) : null]
+      : [h('div', { class: 'msg-head' }, h('span', { class: 'author' }, m.author?.full_name || 'Unknown'), ' ', time, marks)];
     return h('li', {
-      class: `msg${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${m.pinned && !m.deleted ? ' pinned' : ''}`,
+      class: `msg${mine ? ' mine' : ''}${grouped ? ' grouped' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${m.pinned && !m.deleted ? ' pinned' : ''}`,
       'data-id': m.id || '', tabindex: noHover.matches && tools ? '-1' : null,
     },
-    avatar(m.author?.full_name || '?'),
+    grouped ? null : avatar(author || '?'),
     h('div', { class: 'msg-main' },
-      h('div', { class: 'msg-head' },
-        h('span', { class: 'author' }, m.author?.full_name || 'Unknown'), ' ',
-        h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, fmtTime(m.created_at)),
-        m.edited_at && !m.deleted ? [' ', h('span', { class: 'muted' }, '(edited)'), ' ',
-          h('button', { type: 'button', class: 'link small', onclick: () => openHistory(m.id) }, 'history')] : null,
-        m.pinned && !m.deleted ? [' ', h('span', { class: 'mark pin-mark' }, h('span', { 'aria-hidden': 'true' }, '📌 '), 'Pinned')] : null,
-        saved && !m.deleted ? [' ', h('span', { class: 'mark save-mark' }, h('span', { 'aria-hidden': 'true' }, '★ '), 'Saved')] : null),
+      head,
       slot, reactionChips(m), pending ? null : threadSummary(m), actions),
     tools);
   }
@@ -145,11 +170,18 @@ export function messageKit(roomId, { rerender, onReply = null, onOpenThread = nu
   function threadSummary(m) {
     const t = m.thread;
     if (!onOpenThread || m.reply_to || !t?.reply_count) return null;
-    const people = (t.participant_ids || []).map((id) => store.user(id)?.full_name || 'Someone');
+    const ids = t.participant_ids || [];
+    const people = ids.map((id) => store.user(id)?.full_name || 'Someone');
     const n = t.reply_count;
+    const mini = (id, name) => {
+      const el = avatar(store.user(id) || name);
+      el.classList.add('mini');
+      el.title = name;
+      return el;
+    };
     return h('div', { class: 'thread-sum' },
       h('span', { class: 'thread-people', 'aria-hidden': 'true' },
-        people.slice(0, 4).map((name) => h('span', { class: 'avatar mini', title: name }, initials(name))),
+        people.slice(0, 4).map((name, i) => mini(ids[i], name)),
         people.length > 4 ? h('span', { class: 'more muted' }, `+${people.length - 4}`) : null),
       h('button', { type: 'button', class: 'link thread-link', 'data-fk': 'thread', onclick: () => onOpenThread(m) },
         n === 1 ? '1 reply' : `${n} replies`),
@@ -166,19 +198,19 @@ export function messageKit(roomId, { rerender, onReply = null, onOpenThread = nu
   function messageTools(m, slot, canDelete) {
     const mine = m.author?.id === store.state.me.id;
     const saved = store.isSaved(m.id);
-    const tool = (label, icon, fk, onclick, extra = {}) => h('button', {
+    const tool = (label, glyph, fk, onclick, extra = {}) => h('button', {
       type: 'button', class: `tool tool-${fk}`, 'aria-label': label, title: label, 'data-fk': fk, onclick, ...extra,
-    }, h('span', { 'aria-hidden': 'true' }, icon));
+    }, glyph);
     return h('div', { class: 'msg-tools' },
-      onReply && !m.reply_to ? tool('Reply', '↩', 'reply', () => onReply(m)) : null,
-      tool('React', '☺', 'react', (e) => pickReaction(m, e.currentTarget), { 'aria-haspopup': 'dialog' }),
-      tool(m.pinned ? 'Unpin' : 'Pin', '📌', 'pin', () => setPinned(m, !m.pinned), { class: `tool tool-pin${m.pinned ? ' on' : ''}` }),
-      tool(saved ? 'Unsave' : 'Save', saved ? '★' : '☆', 'save', () => setSaved(m, !saved), { class: `tool tool-save${saved ? ' on' : ''}` }),
-      mine ? tool('Edit', '✎', 'edit', () => {
+      onReply && !m.reply_to ? tool('Reply', icon('reply'), 'reply', () => onReply(m)) : null,
+      tool('React', icon('smile'), 'react', (e) => pickReaction(m, e.currentTarget), { 'aria-haspopup': 'dialog' }),
+      tool(m.pinned ? 'Unpin' : 'Pin', icon('pin', { filled: m.pinned }), 'pin', () => setPinned(m, !m.pinned), { class: `tool tool-pin${m.pinned ? ' on' : ''}` }),
+      tool(saved ? 'Unsave' : 'Save', icon('bookmark', { filled: saved }), 'save', () => setSaved(m, !saved), { class: `tool tool-save${saved ? ' on' : ''}` }),
+      mine ? tool('Edit', icon('edit'), 'edit', () => {
         editingId = m.id;
         startEdit(slot, m, () => { editingId = null; cache.delete(m.id); rerender(); cache.get(m.id)?.node.querySelector('[data-fk=edit]')?.focus(); });
       }) : null,
-      canDelete ? tool('Delete', '🗑', 'delete', () => deleteMessage(m)) : null);
+      canDelete ? tool('Delete', icon('trash'), 'delete', () => deleteMessage(m)) : null);
   }
 
   function pickReaction(m, button) {
@@ -242,13 +274,13 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   const sub = h('p', { class: 'sub muted' });
   const headAvatar = h('span');
   const manageBtn = h('button', { type: 'button', class: 'manage-btn', 'aria-expanded': 'false', hidden: true, onclick: toggleManage },
-    h('span', { class: 'icon-only', 'aria-hidden': 'true' }, '⚙'), h('span', { class: 'label' }, 'Manage'));
+    icon('sliders'), h('span', { class: 'label' }, 'Manage'));
   const manage = h('div', { class: 'manage', id: nextId('manage'), hidden: true });
   manageBtn.setAttribute('aria-controls', manage.id);
   const pinsPanel = h('section', { class: 'manage pins-panel', id: nextId('pins-panel'), hidden: true });
   const pinsBtn = h('button', {
     type: 'button', class: 'pins-btn', 'aria-expanded': 'false', 'aria-controls': pinsPanel.id, onclick: () => togglePins(),
-  }, h('span', { 'aria-hidden': 'true' }, '📌'), h('span', { class: 'label' }, ' Pinned'));
+  }, icon('pin'), h('span', { class: 'label' }, 'Pinned'));
   const notifyPanel = h('section', { class: 'manage notify-panel', id: nextId('notify-panel'), hidden: true });
   // Named "Notifications"; it shows the level (a bell, crossed out at None, and the level's name).
   const notifyIcon = h('span', { class: 'bell', 'aria-hidden': 'true' });
@@ -267,14 +299,14 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   const jumpBtn = h('button', {
     type: 'button', class: 'jump-latest', 'aria-label': 'Jump to latest', 'aria-describedby': jumpCountId,
     hidden: true, onclick: () => jumpToLatest(),
-  }, h('span', { 'aria-hidden': 'true' }, '↓ Jump to latest'), jumpCount);
+  }, icon('down'), h('span', { 'aria-hidden': 'true' }, 'Jump to latest'), jumpCount);
   // The toolbar's indicator is out of sight under a phone's full-screen Chatbox: say it here too.
   const connBanner = h('p', { class: 'conn-banner', hidden: true });
   const logWrap = h('div', { class: 'log-wrap' }, connBanner, scroller, jumpBtn);
   const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
   const section = h('section', { class: 'room', 'aria-labelledby': titleId },
     h('header', { class: 'room-head' },
-      h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back', onclick: onBack }, '←'),
+      h('button', { type: 'button', class: 'icon back', 'aria-label': 'Back', title: 'Back', onclick: onBack }, icon('back')),
       headAvatar, h('div', { class: 'grow' }, title, sub), notifyBtn, pinsBtn, manageBtn),
     manage, pinsPanel, notifyPanel, logWrap, typing);
   container.replaceChildren(section);
@@ -386,8 +418,8 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     ['mentions', 'Mentions', 'Only when someone mentions you. Other messages still count as unread.'],
     ['none', 'None', 'No pop-ups or sounds, and this conversation is left out of the Chat badge. Its own unread count still shows in the list.'],
   ];
-  const LEVEL_ICON = { all: '🔔', mentions: '🔔', none: '🔕' };
-  const LEVEL_SHORT = { all: ' All', mentions: ' Mentions', none: ' Off' };
+  const LEVEL_ICON = { all: 'bell', mentions: 'at', none: 'bell-off' };
+  const LEVEL_SHORT = { all: 'All', mentions: 'Mentions', none: 'Off' };
   const LEVEL_TITLE = { all: 'Notifications: all messages', mentions: 'Notifications: mentions only', none: 'Notifications: off' };
   const radioName = nextId('notify');
   const notifyNote = h('p', { class: 'field-error', 'aria-live': 'polite' });
@@ -395,7 +427,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
 
   function renderNotifyButton(room) {
     const level = store.notifyLevel(room);
-    notifyIcon.textContent = LEVEL_ICON[level];
+    notifyIcon.replaceChildren(icon(LEVEL_ICON[level]));
     notifyLabel.textContent = LEVEL_SHORT[level];
     notifyBtn.title = LEVEL_TITLE[level];
     notifyBtn.dataset.level = level;
@@ -531,13 +563,42 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     const room = store.state.rooms.get(roomId);
     if (!room) return;
     const admin = store.isAdmin(room);
-    memberList.replaceChildren(...room.members.map((u) => h('li', {},
-      avatar(u.full_name, u.status),
-      h('span', { class: 'grow' }, u.full_name),
-      room.admins?.includes(u.id) ? h('span', { class: 'tag' }, 'admin') : null,
-      admin && u.id !== store.state.me.id
-        ? h('button', { type: 'button', class: 'small', 'aria-label': `Remove ${u.full_name}`, onclick: () => removeMember(u) }, 'Remove')
-        : null)));
+    const active = /** @type {HTMLElement | null} */ (document.activeElement);
+    const focused = active && memberList.contains(active) ? [active.closest('li')?.dataset.user, active.dataset.fk] : null;
+    memberList.replaceChildren(...room.members.map((u) => {
+      const nameId = nextId('member');
+      const isAdminMember = room.admins?.includes(u.id);
+      const me = u.id === store.state.me.id;
+      return h('li', { 'data-user': u.id },
+        avatar(store.user(u.id) || u, u.status),
+        h('span', { class: 'grow', id: nameId }, u.full_name, me ? h('span', { class: 'muted' }, ' (you)') : null),
+        isAdminMember ? h('span', { class: 'tag' }, 'admin') : null,
+        // Group and channel admins: Make admin / Remove admin (the last admin cannot step down: 422).
+        admin ? h('button', {
+          type: 'button', class: 'small', 'aria-describedby': nameId, 'data-fk': 'admin',
+          onclick: () => setMemberAdmin(u, !isAdminMember),
+        }, isAdminMember ? 'Remove admin' : 'Make admin') : null,
+        admin && !me
+          ? h('button', { type: 'button', class: 'small', 'aria-label': `Remove ${u.full_name}`, 'data-fk': 'remove', onclick: () => removeMember(u) }, 'Remove')
+          : null);
+    }));
+    if (focused?.[0]) {
+      const li = memberList.querySelector(`li[data-user="${CSS.escape(focused[0])}"]`);
+      const same = /** @type {HTMLButtonElement | null} */ (li?.querySelector(`button[data-fk="${CSS.escape(focused[1] || '')}"]`));
+      (same || li?.querySelector('button'))?.focus();
+    }
+  }
+
+  async function setMemberAdmin(u, makeAdmin) {
+    manageError.textContent = '';
+    try {
+      const path = `/rooms/${enc(roomId)}/admins/${enc(u.id)}`;
+      const updated = makeAdmin ? await api('PUT', path) : await del(path);
+      if (updated?.id) store.upsertRoom(updated);
+    } catch (err) {
+      manageError.textContent = err.code === 'last_admin'
+        ? 'A group needs at least one admin: make someone else admin first.' : err.message;
+    }
   }
 
   async function removeMember(u) {
@@ -579,16 +640,21 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     if (firstRender || (opened && !opened.final)) dividerBefore = firstUnread(b);
     const count = kit.reconcile(list, (take) => {
       let lastDay = '';
+      let prev = null; // the message above, for grouping runs (a day or the New divider breaks one)
       for (const m of b.list) {
         const day = new Date(m.created_at).toDateString();
-        if (day !== lastDay) { lastDay = day; take(`d:${day}`, fmtDay(m.created_at), () => daySeparator(m.created_at)); }
-        if (m.id === dividerBefore) take('new-divider', 'new', newDivider);
-        take(m.id, kit.version(m), () => kit.node(m, false));
+        if (day !== lastDay) { lastDay = day; prev = null; take(`d:${day}`, fmtDay(m.created_at), () => daySeparator(m.created_at)); }
+        if (m.id === dividerBefore) { prev = null; take('new-divider', 'new', newDivider); }
+        const grouped = continuesRun(prev, m);
+        take(m.id, `${kit.version(m)}|${grouped}`, () => kit.node(m, false, grouped));
+        prev = m;
       }
       const me = store.user(store.state.me.id) || store.state.me;
       for (const o of pending) {
         const m = { ...o, author: me };
-        take(`c:${o.client_id}`, `${o.status}|${o.error}|${store.state.connection}`, () => kit.node(m, true));
+        const grouped = continuesRun(prev, m);
+        take(`c:${o.client_id}`, `${o.status}|${o.error}|${store.state.connection}|${grouped}`, () => kit.node(m, true, grouped));
+        prev = m;
       }
     });
     status.hidden = count > 0;
@@ -610,6 +676,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
     pendingCount = pending.length;
     readVisible(markOnLoad);
     markOnLoad = false;
+    placeReceipt();
   }
 
   // ---- what has been seen: the "New" divider, reading what is on screen, Jump to latest ---------
@@ -743,8 +810,38 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
         : names.length === 2 ? `${names[0]} and ${names[1]} are typing…` : 'Several people are typing…';
   }
 
+  // A panel opening above the log or attachment chips growing the composer shrink the log from
+  // its top: when it showed the newest messages, keep its bottom anchored so they stay in view.
+  let pinnedToBottom = true;
+  const resizeWatch = new ResizeObserver(() => {
+    if (pinnedToBottom && !firstRender) scroller.scrollTop = scroller.scrollHeight;
+  });
+  resizeWatch.observe(scroller);
+  offs.push(() => resizeWatch.disconnect());
+
+  // ---- read receipts (receipts.js): "✓ Sent", "✓✓ Seen" or "Seen by N" under my latest message -----
+
+  let receiptShown = null; // {key, el}
+  offs.push(receipts.watch(roomId), receipts.onReceipts((rid) => { if (rid === roomId) placeReceipt(); }),
+    store.on('rooms', () => placeReceipt()));
+
+  function placeReceipt() {
+    const b = store.bucketOf(roomId);
+    const r = b?.loaded ? receipts.receiptFor(store.state.rooms.get(roomId), b.list, store.state.me.id) : null;
+    const host = r && kit.nodeOf(r.messageId)?.querySelector('.msg-main');
+    const old = receiptShown?.el;
+    const hadFocus = !!old?.contains(document.activeElement);
+    if (!host) { old?.remove(); receiptShown = null; return; }
+    const gap = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+    if (receiptShown?.key !== r.key) { old?.remove(); receiptShown = { key: r.key, el: r.el }; }
+    if (receiptShown.el.parentNode !== host) host.append(receiptShown.el);
+    if (hadFocus && !receiptShown.el.contains(document.activeElement)) receiptShown.el.querySelector('button')?.focus({ preventScroll: true });
+    if (gap < 2) scroller.scrollTop = scroller.scrollHeight; // stay at the bottom when the line appears
+  }
+
   let scrollFrame = 0;
   scroller.addEventListener('scroll', () => {
+    pinnedToBottom = nearBottom();
     if (scroller.scrollTop < 80) loadOlder();
     if (!scrollFrame) scrollFrame = requestAnimationFrame(() => { scrollFrame = 0; readVisible(); });
   }, { passive: true });
@@ -763,6 +860,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   offs.push(
     store.on('messages', (rid) => { if (rid === roomId) renderList(); }),
     store.on('saved', () => renderList()),
+    store.on('me', () => renderList()), // my picture or name changed
     store.on('conn', () => { renderConn(); renderList(); }),
     store.on('rooms', () => { renderHeader(); renderJump(); }),
     store.on('presence', renderHeader),

@@ -10,6 +10,7 @@
 // unread counts by themselves: followers of the thread get `unread.updated` from the server.
 
 import { get, post } from './api.js';
+import { applyReceipt } from './receipts.js';
 
 const PAGE = 50;
 const DEFAULT_PREFS = {
@@ -47,7 +48,9 @@ export const state = {
 };
 
 // "Am I reading this room right now?" depends on UI state (chatbox open, focus), so app.js supplies it.
+/** @type {(roomId: string) => boolean} */
 let readingPredicate = () => false;
+/** @param {(roomId: string) => boolean} fn */
 export const setReadingPredicate = (fn) => { readingPredicate = fn; };
 export const isReading = (roomId) => readingPredicate(roomId);
 
@@ -674,61 +677,47 @@ export const pendingReplies = (rootId) => state.outbox.filter((o) => o.reply_to 
 
 // ---- events -------------------------------------------------------------------------------------
 
+/** A room event: the room as it now is; without me among its members it is gone for me. */
+const roomReducer = (ev) => {
+  if (ev.room.members?.some((u) => u.id === state.me?.id)) upsertRoom(ev.room);
+  else removeRoom(ev.room.id);
+};
+
+/** One reducer per event type; applyEvent() ignores types not listed here. */
+export const reducers = {
+  'message.created': (ev) => messageCreated(ev.message),
+  'message.updated': (ev) => upsertMessage(ev.message),
+  'message.deleted': (ev) => {
+    upsertMessage(ev.message);
+    emit('pins', ev.message.room_id);
+    if (ev.message.reply_to) emit('messages', ev.message.room_id); // a thread's summary may show it
+  },
+  'reaction.added': (ev) => applyReaction(ev.room_id, ev.message_id, ev.emoji, ev.user_id, true),
+  'reaction.removed': (ev) => applyReaction(ev.room_id, ev.message_id, ev.emoji, ev.user_id, false),
+  'message.pinned': (ev) => applyPinned(ev.room_id, ev.message_id, true),
+  'message.unpinned': (ev) => applyPinned(ev.room_id, ev.message_id, false),
+  'saved.updated': (ev) => applySaved(ev.message_id, !!ev.saved),
+  'room.created': roomReducer,
+  'room.updated': roomReducer,
+  'room.member_added': roomReducer,
+  'room.member_removed': roomReducer,
+  'unread.updated': (ev) => setRoomUnread(ev.room_id, ev.unread_count, ev.total, ev.mention_count),
+  'notify.updated': (ev) => setNotify(ev.room_id, ev.notify),
+  'presence.updated': (ev) => setPresence(ev.user_id, ev.status, ev.last_seen_at),
+  'typing': (ev) => setTyping(ev.room_id, ev.user_id, ev.until),
+  'receipt.updated': applyReceipt, // receipts.js keeps read receipts
+  'ack': (ev) => {
+    if (ev.message) upsertMessage(ev.message);
+    settleOutbox(ev.client_id);
+  },
+  'error': (ev) => {
+    if (!ev.client_id) return;
+    // A rate limit is transient: keep it pending and let the next flush retry it.
+    if (ev.error?.code === 'rate_limited') setTimeout(() => setOutboxStatus(ev.client_id, 'pending'), 2000);
+    else setOutboxStatus(ev.client_id, 'failed', ev.error?.message || 'Not sent');
+  },
+};
+
 export function applyEvent(ev) {
-  switch (ev.type) {
-    case 'message.created':
-      messageCreated(ev.message);
-      break;
-    case 'message.updated':
-      upsertMessage(ev.message);
-      break;
-    case 'message.deleted':
-      upsertMessage(ev.message);
-      emit('pins', ev.message.room_id);
-      if (ev.message.reply_to) emit('messages', ev.message.room_id); // a thread's summary may show it
-      break;
-    case 'reaction.added':
-    case 'reaction.removed':
-      applyReaction(ev.room_id, ev.message_id, ev.emoji, ev.user_id, ev.type === 'reaction.added');
-      break;
-    case 'message.pinned':
-    case 'message.unpinned':
-      applyPinned(ev.room_id, ev.message_id, ev.type === 'message.pinned');
-      break;
-    case 'saved.updated':
-      applySaved(ev.message_id, !!ev.saved);
-      break;
-    case 'room.created':
-    case 'room.updated':
-    case 'room.member_added':
-    case 'room.member_removed':
-      if (ev.room.members?.some((u) => u.id === state.me?.id)) upsertRoom(ev.room);
-      else removeRoom(ev.room.id);
-      break;
-    case 'unread.updated':
-      setRoomUnread(ev.room_id, ev.unread_count, ev.total, ev.mention_count);
-      break;
-    case 'notify.updated':
-      setNotify(ev.room_id, ev.notify);
-      break;
-    case 'presence.updated':
-      setPresence(ev.user_id, ev.status, ev.last_seen_at);
-      break;
-    case 'typing':
-      setTyping(ev.room_id, ev.user_id, ev.until);
-      break;
-    case 'ack':
-      if (ev.message) upsertMessage(ev.message);
-      settleOutbox(ev.client_id);
-      break;
-    case 'error':
-      if (ev.client_id) {
-        // A rate limit is transient: keep it pending and let the next flush retry it.
-        if (ev.error?.code === 'rate_limited') setTimeout(() => setOutboxStatus(ev.client_id, 'pending'), 2000);
-        else setOutboxStatus(ev.client_id, 'failed', ev.error?.message || 'Not sent');
-      }
-      break;
-    default:
-      break;
-  }
+  if (Object.hasOwn(reducers, ev.type)) reducers[ev.type](ev);
 }

@@ -5,6 +5,7 @@
 // Reading the open thread moves the room's read pointer to its newest reply.
 
 import { h, nextId } from './dom.js';
+import { icon } from './icons.js';
 import * as store from './store.js';
 import { mountComposer } from './composer.js';
 
@@ -24,7 +25,7 @@ export function mountThread(host, roomId, root, { kitFor, onClose }) {
   const scroller = h('div', { class: 'scroller thread-scroller' }, rootList, countLine, status, replies, moreBtn);
   const closeBtn = h('button', {
     type: 'button', class: 'icon thread-close', 'aria-label': 'Close thread', title: 'Close thread (Esc)', onclick: () => onClose(),
-  }, h('span', { class: 'glyph-x', 'aria-hidden': 'true' }, '×'), h('span', { class: 'glyph-back', 'aria-hidden': 'true' }, '←'));
+  }, h('span', { class: 'glyph-x' }, icon('close')), h('span', { class: 'glyph-back' }, icon('back')));
   const panel = h('section', { class: 'thread', role: 'region', 'aria-labelledby': titleId },
     h('header', { class: 'room-head thread-head' },
       h('div', { class: 'grow' }, h('h2', { id: titleId }, 'Thread'), where), closeBtn),
