@@ -102,10 +102,10 @@ def wait_healthy(base_url: str, process: subprocess.Popen[bytes], timeout: float
 
 @contextlib.contextmanager
 def start_server(
-    extra_env: dict[str, str] | None = None, *, workers: int = 1
+    extra_env: dict[str, str] | None = None, *, workers: int = 1, port: int | None = None
 ) -> Iterator[ServerProcess]:
     with tempfile.TemporaryDirectory(prefix="parlour-test-") as tmp:
-        port = free_port()
+        port = port or free_port()
         env = dict(os.environ)
         env.update(
             {

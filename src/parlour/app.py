@@ -19,6 +19,7 @@ from parlour.api import (
     query,
     routes_auth,
     routes_avatars,
+    routes_away,
     routes_channels,
     routes_messages,
     routes_reactions,
@@ -68,6 +69,7 @@ def create_app(
         routes_auth.router,
         routes_users.router,
         routes_avatars.router,
+        routes_away.router,
         routes_rooms.router,
         routes_channels.router,
         routes_messages.router,
@@ -88,12 +90,29 @@ def create_app(
             headers={"Cache-Control": "public, max-age=86400"},
         )
 
+    @app.get("/sw.js", include_in_schema=False)
+    async def service_worker() -> FileResponse:
+        # Served from the root so that its scope is the whole app (a worker under /static/
+        # could only control /static/); revalidated on every load, so an update reaches
+        # everyone at their next visit.
+        response = FileResponse(WEB_DIR / "sw.js", media_type="text/javascript")
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @app.get("/manifest.webmanifest", include_in_schema=False)
+    async def manifest() -> FileResponse:
+        return FileResponse(
+            WEB_DIR / "manifest.webmanifest", media_type="application/manifest+json"
+        )
+
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         response = FileResponse(WEB_DIR / "index.html", media_type="text/html")
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
-            "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'"
+            "script-src 'self'; connect-src 'self' ws: wss:; worker-src 'self'; "
+            "manifest-src 'self'; frame-ancestors 'none'"
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

@@ -85,6 +85,21 @@ class Settings(BaseSettings):
     body_min_bytes_per_second: int = 500
     keepalive_timeout_seconds: int = 5
     max_connections: int = 50_000
+    # Reaching people who are away (docs/operations.md, "E-mail and push"). Without an SMTP
+    # URL no e-mail is sent (owed digests wait in the database until one is configured).
+    smtp_url: str = ""
+    mail_from: str = "Parlour <parlour@localhost>"
+    email_delay_seconds: float = Field(default=600.0, ge=0)
+    public_url: str = "http://127.0.0.1:8000"
+    # The VAPID key (PEM or base64url of the raw private key); made once and kept in the
+    # database when not given. The subject is where push services can reach the operator.
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:admin@localhost"
+    # Networks exempt from the outbound address guard (plain http included): an intranet, a
+    # test server. Empty: only public https addresses are fetched.
+    outbound_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How often the notifier looks for new messages and due digests (a bound, not a schedule).
+    notify_poll_seconds: float = Field(default=0.5, gt=0)
     limits: Limits = Field(default_factory=Limits)
 
     @field_validator("allowed_origins", mode="before")
@@ -111,6 +126,23 @@ class Settings(BaseSettings):
             except ValueError:
                 message = f"trusted_proxies: {part!r} is not an address or network"
                 raise ValueError(message) from None
+        return networks
+
+    @field_validator("outbound_allow_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        parts = value.split(",") if isinstance(value, str) else value
+        if not isinstance(parts, list):
+            return parts
+        networks = []
+        for part in (str(item).strip() for item in parts):
+            if part:
+                try:
+                    networks.append(str(ipaddress.ip_network(part, strict=False)))
+                except ValueError:
+                    raise ValueError(
+                        f"outbound_allow_networks: {part!r} is not a network"
+                    ) from None
         return networks
 
     @field_validator("sqlite_synchronous")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parlour.actions.housekeeping import Housekeeper
+from parlour.away.runner import AwayNotifier
 from parlour.clock import Clock
 from parlour.config import Settings
 from parlour.events.hub import Hub
@@ -21,6 +22,7 @@ class Runtime:
     services: Services
     realtime: Realtime
     housekeeper: Housekeeper
+    notifier: AwayNotifier
 
 
 async def start_runtime(
@@ -40,13 +42,16 @@ async def start_runtime(
         )
         realtime = Realtime(services, hub)
         await realtime.start()
+        notifier = AwayNotifier(services)
+        notifier.start()
     except BaseException:
         await close_services(services)
         raise
-    return Runtime(services, realtime, housekeeper)
+    return Runtime(services, realtime, housekeeper, notifier)
 
 
 async def stop_runtime(runtime: Runtime) -> None:
+    await runtime.notifier.stop()
     await runtime.realtime.stop()
     await runtime.housekeeper.stop()
     await close_services(runtime.services)

@@ -61,11 +61,16 @@ class UserOut(BaseModel):
     avatar_url: str | None = None
 
 
+EmailNotifications = Literal["direct_and_mentions", "never"]
+
+
 class Preferences(BaseModel):
     message_preview: bool = True
     notification_sound: bool = True
     desktop_notifications: bool = False
     enable_chat: bool = True
+    # Digests of what waits for me while I am away (docs/notifications.md).
+    email_notifications: EmailNotifications = "direct_and_mentions"
 
 
 class MeOut(UserOut):
@@ -216,7 +221,8 @@ class LoginIn(Strict):
 
 
 class PreferencesIn(BaseModel):
-    """Preferences as sent: booleans only; unknown keys (an older client's) are ignored."""
+    """Preferences as sent; unknown keys (an older client's) are ignored, and so are keys not
+    sent: only what a PATCH names changes (an older client never resets a newer preference)."""
 
     model_config = ConfigDict(strict=True)
 
@@ -224,6 +230,7 @@ class PreferencesIn(BaseModel):
     notification_sound: bool = True
     desktop_notifications: bool = False
     enable_chat: bool = True
+    email_notifications: EmailNotifications = "direct_and_mentions"
 
 
 class UpdateMeIn(Strict):
@@ -310,3 +317,27 @@ class EditMessageIn(Strict):
 
 class ReadIn(Strict):
     message_id: Id
+
+
+# Reaching people who are away ------------------------------------------------------------------
+
+
+class PushKeysIn(Strict):
+    p256dh: str = Field(min_length=1, max_length=200)
+    auth: str = Field(min_length=1, max_length=100)
+
+
+class PushSubscriptionIn(Strict):
+    """A browser's `PushSubscription.toJSON()`."""
+
+    endpoint: str = Field(min_length=1, max_length=2000)
+    keys: PushKeysIn
+    expirationTime: int | None = None
+
+
+class PushKeyOut(BaseModel):
+    public_key: str
+
+
+class IdOut(BaseModel):
+    id: str

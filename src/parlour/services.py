@@ -42,6 +42,8 @@ class Services:
     send_coalescer: Coalescer[Any, Any] | None = None
     # Token → actor, per process (parlour.actions.auth_cache); serves once a hub follows the stream.
     auth_cache: AuthCache = field(default_factory=AuthCache)
+    # Keys the server made once and keeps in the database (parlour.away.secrets), read once.
+    secrets: dict[str, str] = field(default_factory=dict)
     process_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{new_id()[:6]}"
     )

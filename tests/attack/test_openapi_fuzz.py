@@ -63,6 +63,8 @@ BUSINESS_RULE_CODES = frozenset(
         "invalid_image",  # an avatar whose bytes are no PNG, JPEG, GIF or WebP
         "system_message",  # an edit of a system line (a membership change)
         "last_admin",  # taking admin from a room's last admin
+        "invalid_endpoint",  # a push endpoint the outbound address guard refuses
+        "invalid_keys",  # push subscription keys that are no P-256 point / 16-byte secret
         # Not stored state but Unicode's emoji data: "one emoji (one grapheme cluster)" is no
         # pattern a generator can use, so the path parameter says only its length.
         "invalid_emoji",

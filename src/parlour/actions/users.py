@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -181,8 +182,9 @@ async def do_update_me(
     *,
     full_name: str | None,
     status: str | None,
-    preferences: Preferences | None,
+    preferences: dict[str, Any] | None,
 ) -> MeOut:
+    """Change my name, status and/or preferences (only the preferences named change)."""
     clean_name = (
         check_name(full_name, services.limits, field="full_name") if full_name is not None else None
     )
@@ -195,7 +197,9 @@ async def do_update_me(
         if status is not None:
             user.status = status
         if preferences is not None:
-            user.preferences = preferences.model_dump()
+            user.preferences = Preferences(
+                **{**(user.preferences or {}), **preferences}
+            ).model_dump()
         if clean_name is not None or status is not None or preferences is not None:
             await announce_user_changed(ctx, user)
         await ctx.session.flush()

@@ -22,7 +22,6 @@ from parlour.schemas import (
     CreateUserIn,
     MeOut,
     PasswordIn,
-    Preferences,
     UpdateMeIn,
     UpdateUserIn,
     UserOut,
@@ -60,7 +59,7 @@ async def update_me(body: UpdateMeIn, actor: CurrentActor, services: ServicesDep
         actor,
         full_name=body.full_name,
         status=body.status,
-        preferences=Preferences(**body.preferences.model_dump()) if body.preferences else None,
+        preferences=body.preferences.model_dump(exclude_unset=True) if body.preferences else None,
     )
 
 

@@ -197,7 +197,7 @@ class ParlourClient:
         *,
         full_name: str | None = None,
         status: Status | None = None,
-        preferences: Mapping[str, bool] | None = None,
+        preferences: Mapping[str, bool | str] | None = None,
     ) -> User:
         body: dict[str, Any] = {}
         if full_name is not None:
@@ -448,6 +448,22 @@ class ParlourClient:
     async def mark_read(self, room_id: str, message_id: str) -> None:
         """Move my read pointer forward to `message_id` (the server never moves it back)."""
         await self._request("POST", f"{API}/rooms/{room_id}/read", body={"message_id": message_id})
+
+    # -- push notifications -----------------------------------------------------------------
+
+    async def push_key(self) -> str:
+        """The server's VAPID public key (base64url): a push subscription's applicationServerKey."""
+        response = await self._request("GET", f"{API}/push/key")
+        return str(response.json()["public_key"])
+
+    async def subscribe_push(self, endpoint: str, p256dh: str, auth: str) -> str:
+        """Keep a Web Push subscription (as a browser's PushSubscription.toJSON() names it)."""
+        body = {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}
+        response = await self._request("POST", f"{API}/push/subscriptions", body=body)
+        return str(response.json()["id"])
+
+    async def unsubscribe_push(self, subscription_id: str) -> None:
+        await self._request("DELETE", f"{API}/push/subscriptions/{subscription_id}")
 
     # -- reactions, pins, saved messages ------------------------------------------------------
 

@@ -376,3 +376,97 @@ class StreamMeta(Base):
 
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+# -- reaching people who are away (parlour.away; migration 0009) ------------------------------
+
+
+class StreamConsumer(Base):
+    """A background reader of the durable stream and how far it has read: the position moves in
+    the transaction that stores what the events it read caused, so each event is handled once
+    whatever the processes and crashes (a compare-and-set: the loser's transaction rolls back)."""
+
+    __tablename__ = "stream_consumers"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+
+
+class OwedEmail(Base):
+    """A message someone away is owed an e-mail about, until a digest covers it or it is read."""
+
+    __tablename__ = "owed_emails"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(32), index=True)
+    room_id: Mapped[str] = mapped_column(String(32))
+    message_seq: Mapped[int] = mapped_column(BigInteger)
+    owed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class EmailState(Base):
+    """When a person's last digest went (the next waits a whole delay), and until when a digest
+    is held because they were connected when it fell due."""
+
+    __tablename__ = "email_state"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class EmailOutbox(Base):
+    """A digest written and waiting to be handed to SMTP (or handed: `sent_at`)."""
+
+    __tablename__ = "email_outbox"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    to_addr: Mapped[str] = mapped_column(String(320))
+    message: Mapped[str] = mapped_column(Text)  # the whole RFC 5322 message
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_email_outbox_due", "sent_at", "next_attempt_at"),)
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription (RFC 8030): where to post and the keys to encrypt for."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    endpoint: Mapped[str] = mapped_column(Text)
+    # Unique per endpoint: a browser re-subscribing gets its row back, not a second one.
+    endpoint_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PushOutbox(Base):
+    """A push written and waiting to be posted to its subscription's push service."""
+
+    __tablename__ = "push_outbox"
+
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(String(32), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ServerSecret(Base):
+    """Keys the server makes once and keeps: the VAPID key, the unsubscribe-link key."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

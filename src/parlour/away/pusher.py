@@ -1,0 +1,215 @@
+"""Posts written pushes to their push services: encrypted for the subscription (RFC 8291,
+aes128gcm, by http-ece), signed with the server's VAPID key (RFC 8292, by py-vapid).
+
+A push endpoint is a URL a browser (so a user) chose: it passes the outbound address guard
+before anything is sent, and the request goes to the address the guard checked. A 404 or 410
+means the subscription is gone: it is deleted with its pending pushes. Other failures are
+retried with backoff for up to `GIVE_UP_AFTER`; a push service that is slow or down delays its
+own pushes only (each post has a timeout, posts run concurrently, beside the request path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import time
+from datetime import datetime, timedelta
+
+import http_ece
+import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid02
+from sqlalchemy import delete, or_, select, update
+
+from parlour.outbound import OutboundRefused, check_url, parse_networks, pinned_url
+from parlour.services import Services
+from parlour.storage.models import PushOutbox, PushSubscription
+from parlour.storage.writer import WriteContext
+
+log = logging.getLogger("parlour.notify")
+
+CLAIM = timedelta(seconds=60)
+GIVE_UP_AFTER = timedelta(hours=24)
+MAX_BACKOFF = timedelta(minutes=10)
+PER_PASS = 50
+POST_TIMEOUT = 5.0
+# How long a push service keeps a push for a device that is offline (RFC 8030 TTL).
+TTL_SECONDS = 24 * 3600
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+
+
+def b64url_decode(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def encrypt(payload: bytes, p256dh: str, auth: str) -> bytes:
+    """The aes128gcm body for one subscription: a fresh sender key and salt every time."""
+    sender = ec.generate_private_key(ec.SECP256R1())
+    encrypted: bytes = http_ece.encrypt(
+        payload,
+        salt=os.urandom(16),
+        private_key=sender,
+        dh=b64url_decode(p256dh),
+        auth_secret=b64url_decode(auth),
+        version="aes128gcm",
+    )
+    return encrypted
+
+
+def vapid_headers(key: Vapid02, endpoint_origin: str, subject: str) -> dict[str, str]:
+    claims = {"aud": endpoint_origin, "exp": int(time.time()) + 12 * 3600, "sub": subject}
+    headers: dict[str, str] = key.sign(claims)
+    return headers
+
+
+async def _claim(services: Services, now: datetime) -> list[tuple[int, str, str, int, datetime]]:
+    # Looked for outside the write order first: an idle pass writes nothing.
+    async with services.db.read_session() as session:
+        if (
+            await session.scalar(
+                select(PushOutbox.id).where(PushOutbox.next_attempt_at <= now).limit(1)
+            )
+            is None
+        ):
+            return []
+
+    async def job(ctx: WriteContext) -> list[tuple[int, str, str, int, datetime]]:
+        rows = list(
+            await ctx.session.execute(
+                select(
+                    PushOutbox.id,
+                    PushOutbox.subscription_id,
+                    PushOutbox.payload,
+                    PushOutbox.attempts,
+                    PushOutbox.created_at,
+                )
+                .where(
+                    PushOutbox.next_attempt_at <= now,
+                    or_(PushOutbox.claimed_until.is_(None), PushOutbox.claimed_until < now),
+                )
+                .order_by(PushOutbox.id)
+                .limit(PER_PASS)
+            )
+        )
+        if rows:
+            await ctx.session.execute(
+                update(PushOutbox)
+                .where(PushOutbox.id.in_([row[0] for row in rows]))
+                .values(claimed_until=now + CLAIM)
+            )
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+    return await services.writer.run(job)
+
+
+async def send_due_pushes(services: Services, key: Vapid02, http: httpx.AsyncClient) -> int:
+    """Post what is due, concurrently; how many the push services took."""
+    now = services.clock.now()
+    claimed = await _claim(services, now)
+    if not claimed:
+        return 0
+    ids = list({row[1] for row in claimed})
+    async with services.db.read_session() as session:
+        subscriptions = {
+            s.id: s
+            for s in await session.scalars(
+                select(PushSubscription).where(PushSubscription.id.in_(ids))
+            )
+        }
+    results = await asyncio.gather(
+        *(
+            _post(services, key, http, subscriptions.get(sub_id), payload)
+            for _, sub_id, payload, _, _ in claimed
+        ),
+        return_exceptions=True,
+    )
+    outcomes: list[str] = []
+    for result in results:
+        if isinstance(result, BaseException):  # a bug or a bad key: logged, retried later
+            log.error("push failed unexpectedly", exc_info=result)
+            outcomes.append("retry")
+        else:
+            outcomes.append(result)
+    done = services.clock.now()
+    gone = {row[1] for row, outcome in zip(claimed, outcomes, strict=True) if outcome == "gone"}
+
+    async def job(ctx: WriteContext) -> None:
+        for (push_id, _, _, attempts, created), outcome in zip(claimed, outcomes, strict=True):
+            if outcome in {"sent", "gone", "refused"} or done - created > GIVE_UP_AFTER:
+                await ctx.session.execute(delete(PushOutbox).where(PushOutbox.id == push_id))
+            else:
+                await ctx.session.execute(
+                    update(PushOutbox)
+                    .where(PushOutbox.id == push_id)
+                    .values(
+                        attempts=attempts + 1,
+                        next_attempt_at=done + backoff(attempts + 1),
+                        claimed_until=None,
+                    )
+                )
+        if gone:
+            await ctx.session.execute(
+                delete(PushOutbox).where(PushOutbox.subscription_id.in_(list(gone)))
+            )
+            await ctx.session.execute(
+                delete(PushSubscription).where(PushSubscription.id.in_(list(gone)))
+            )
+
+    await services.writer.run(job)
+    return sum(1 for outcome in outcomes if outcome == "sent")
+
+
+async def _post(
+    services: Services,
+    key: Vapid02,
+    http: httpx.AsyncClient,
+    subscription: PushSubscription | None,
+    payload: str,
+) -> str:
+    """ "sent", "gone" (404/410: the subscription ended), "refused" (the guard), or "retry"."""
+    if subscription is None:
+        return "gone"
+    settings = services.settings
+    try:
+        checked = await check_url(
+            subscription.endpoint, parse_networks(settings.outbound_allow_networks)
+        )
+    except OutboundRefused as refused:
+        log.warning("push refused subscription=%s: %s", subscription.id, refused)
+        return "refused"
+    origin = f"{checked.scheme}://{checked.host}" + (
+        "" if checked.port in (80, 443) else f":{checked.port}"
+    )
+    headers = {
+        "Host": checked.host if checked.port in (80, 443) else f"{checked.host}:{checked.port}",
+        "TTL": str(TTL_SECONDS),
+        "Content-Encoding": "aes128gcm",
+        "Content-Type": "application/octet-stream",
+        "Urgency": "high",
+        **vapid_headers(key, origin, settings.vapid_subject),
+    }
+    body = encrypt(payload.encode(), subscription.p256dh, subscription.auth)
+    try:
+        response = await http.post(
+            pinned_url(checked),
+            content=body,
+            headers=headers,
+            extensions={"sni_hostname": checked.host},
+            timeout=POST_TIMEOUT,
+        )
+    except httpx.HTTPError as exc:
+        log.warning("push failed subscription=%s error=%s", subscription.id, type(exc).__name__)
+        return "retry"
+    if response.status_code in (404, 410):
+        log.info("push subscription gone subscription=%s", subscription.id)
+        return "gone"
+    if response.is_success:
+        log.info("push sent subscription=%s status=%d", subscription.id, response.status_code)
+        return "sent"
+    log.warning("push failed subscription=%s status=%d", subscription.id, response.status_code)
+    return "retry"

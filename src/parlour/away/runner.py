@@ -1,0 +1,86 @@
+"""The loops that reach people who are away, run by every server process beside the request
+path: the consumer (stream → owed rows and pushes), digests (owed → outbox), the mailer
+(outbox → SMTP) and the pusher (pushes → push services). Each is its own task, so a slow SMTP
+server or push service holds up only its own work, and processes share the work safely (the
+consumer by compare-and-set, digests inside the write order, outboxes by claims).
+
+A failing pass is logged and retried at the next tick: nothing it had not committed is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+
+import httpx
+from py_vapid import Vapid02
+
+from parlour.away import consumer, digests, mailer, pusher, secrets
+from parlour.services import Services
+
+log = logging.getLogger("parlour.notify")
+
+
+class AwayNotifier:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: httpx.AsyncClient | None = None
+        self._vapid: Vapid02 | None = None
+
+    @property
+    def email_on(self) -> bool:
+        return bool(self._services.settings.smtp_url)
+
+    def start(self) -> None:
+        services = self._services
+        self._tasks.append(asyncio.create_task(self._loop("consumer", self._consume)))
+        if self.email_on:
+            smtp = mailer.parse_smtp_url(services.settings.smtp_url)
+            due = functools.partial(digests.send_due_digests, services)
+            self._tasks.append(asyncio.create_task(self._loop("digests", due)))
+            send = functools.partial(mailer.send_due_emails, services, smtp)
+            self._tasks.append(asyncio.create_task(self._loop("mailer", send)))
+        # Pushes are never followed across redirects and never reuse a connection's address
+        # for another name: a plain client, with the guard deciding each address.
+        self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self._tasks.append(asyncio.create_task(self._loop("pusher", self._push)))
+
+    async def _consume(self) -> int:
+        read = total = 0
+        while (read := await consumer.consume_once(self._services, email_on=self.email_on)) >= (
+            consumer.BATCH
+        ):
+            total += read
+        return total + read
+
+    async def _push(self) -> int:
+        assert self._http is not None
+        if self._vapid is None:
+            self._vapid = await secrets.vapid(self._services)
+        return await pusher.send_due_pushes(self._services, self._vapid, self._http)
+
+    async def _loop(self, name: str, once: Callable[[], Awaitable[int]]) -> None:
+        poll = self._services.settings.notify_poll_seconds
+        while True:
+            try:
+                await once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("notify %s pass failed; retrying", name)
+            await asyncio.sleep(poll)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None

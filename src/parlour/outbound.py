@@ -1,0 +1,143 @@
+"""The outbound address guard: every request the server makes to an address a user chose (a push
+endpoint, a link to preview) passes here first (API.md, "Integrations").
+
+A URL passes when it is https (or its addresses are all in an allowed network, where plain http
+is taken too) and its host resolves only to public unicast addresses: loopback, private,
+link-local, multicast, reserved, unspecified, shared (CGNAT), documentation and IPv4-mapped or
+-translated forms of them are refused, IPv4 and IPv6 alike. The caller then connects to the
+address that was checked (`Checked.address`), never resolving the name a second time: a name
+that answers a public address to the check and a private one to the connection (DNS
+rebinding) gets nowhere. Everything is decided before any socket opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from parlour.errors import InvalidInput
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# host, port -> the addresses the name stands for (the event loop's getaddrinfo by default).
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+# Refused beyond what `ipaddress` flags: shared address space (RFC 6598) and the NAT64 prefix
+# (its addresses stand for IPv4 ones, checked through `_embedded`).
+_ALSO_REFUSED = (ipaddress.ip_network("100.64.0.0/10"), ipaddress.ip_network("64:ff9b::/96"))
+
+
+class OutboundRefused(InvalidInput):
+    code = "outbound_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A URL that passed: connect to `address` (a checked IP), send `host` as Host and SNI."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str
+    path: str  # path and query, as the request line sends them
+
+
+def _embedded(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped ::ffff:a.b.c.d, NAT64, 6to4), if any."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _ALSO_REFUSED[1]:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def is_public(address: IPAddress) -> bool:
+    """A global unicast address, and so is any IPv4 address it embeds."""
+    inner = _embedded(address)
+    if inner is not None and not is_public(inner):
+        return False
+    return not (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or getattr(address, "is_site_local", False)  # IPv6 fec0::/10
+        or any(
+            address in network for network in _ALSO_REFUSED if network.version == address.version
+        )
+        or not address.is_global
+    )
+
+
+def parse_networks(values: Sequence[str]) -> list[IPNetwork]:
+    return [ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip()]
+
+
+async def _getaddrinfo(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    return [str(info[4][0]) for info in infos]
+
+
+async def check_url(
+    url: str,
+    allowed: Sequence[IPNetwork] = (),
+    resolve: Resolver = _getaddrinfo,
+) -> Checked:
+    """The URL as it may be fetched, or OutboundRefused saying why; opens no socket."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise OutboundRefused("That is not a valid URL.") from None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in {"https", "http"} or not host or parts.username or parts.password:
+        raise OutboundRefused("Only http(s) URLs with a host and no credentials are fetched.")
+    port = port or (443 if scheme == "https" else 80)
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        candidates = [str(literal)]
+    else:
+        try:
+            candidates = await resolve(host, port)
+        except OSError:
+            raise OutboundRefused(f"The name {host!r} does not resolve.") from None
+    addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in candidates]
+    if not addresses:
+        raise OutboundRefused(f"The name {host!r} does not resolve.")
+    in_allowed = [any(a in network for network in allowed) for a in addresses]
+    if all(in_allowed):
+        chosen = addresses[0]  # an allowed network (an intranet, a test server): http too
+    elif scheme != "https":
+        raise OutboundRefused("Only https URLs are fetched.")
+    elif not all(allow or is_public(a) for a, allow in zip(addresses, in_allowed, strict=True)):
+        # Every address, not just the first: a name answering a public and a private address
+        # would otherwise reach the private one on a retry.
+        raise OutboundRefused(f"{host!r} is not a public address.")
+    else:
+        chosen = addresses[0]
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Checked(url, scheme, host, port, str(chosen), path)
+
+
+def pinned_url(checked: Checked) -> str:
+    """The URL with the checked address in place of the name (IPv6 bracketed)."""
+    address = ipaddress.ip_address(checked.address)
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    return f"{checked.scheme}://{shown}:{checked.port}{checked.path}"
