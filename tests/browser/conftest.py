@@ -11,7 +11,8 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,10 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         parser.addini(key, "pytest-asyncio option (plugin disabled in the browser run)")
 
 
-@pytest.fixture(scope="session")
-def base_url() -> Iterator[str]:
+@contextmanager
+def demo_server(extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A demo-loaded `parlour serve` in a fresh data dir; yields its URL. extra_env adds settings
+    (a module that needs a server of its own, e.g. with PARLOUR_OUTBOUND_ALLOW_NETWORKS)."""
     with tempfile.TemporaryDirectory(prefix="parlour-browser-") as tmp:
         env = dict(os.environ)
         env.pop("PARLOUR_DATABASE_URL", None)
@@ -70,6 +73,7 @@ def base_url() -> Iterator[str]:
                 "PARLOUR_PRESENCE_GRACE_SECONDS": "0.5",
                 "PARLOUR_STREAM_POLL_SECONDS": "0.5",
                 "PARLOUR_LIMIT_LOGIN_FAILURES_PER_IP": "1000",
+                **(extra_env or {}),
             }
         )
         subprocess.run(
@@ -97,6 +101,12 @@ def base_url() -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="session")
+def base_url() -> Iterator[str]:
+    with demo_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,12 @@ CONTROL_TEXT = """(pattern) => {
     .map((el) => el.textContent.trim()).filter((t) => re.test(t));
 }"""
 
+# Scrolls the window so that the element's card starts just below the sticky toolbar.
+UNDER_TOOLBAR = """(el) => {
+  const bar = document.querySelector('.toolbar')?.getBoundingClientRect().height || 0;
+  window.scrollTo(0, el.closest('section').getBoundingClientRect().top + window.scrollY - bar - 12);
+}"""
+
 
 def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -103,6 +109,9 @@ def test_screenshots(new_context: Callable[..., BrowserContext], person: Person)
         expect(box).to_be_hidden()
         open_page(page, "Preferences")
         expect(page.get_by_role("heading", name="Preferences", level=1)).to_be_visible()
+        # Its notifications and "When you are away" (e-mail, push), just under the sticky toolbar.
+        expect(page.get_by_role("button", name="Enable push notifications")).to_be_visible()
+        page.get_by_role("heading", name="Notifications", level=2).evaluate(UNDER_TOOLBAR)
         page.screenshot(path=str(DOCS / f"{size}-settings.png"))
         open_page(page, "Administration")
         expect(page.get_by_text("grace@demo.parlour")).to_be_visible()

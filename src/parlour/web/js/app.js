@@ -15,9 +15,10 @@ import { startTabs } from './tabs.js';
 import { startActivity } from './activity.js';
 import { settingsPage } from './settings.js';
 import { adminPage } from './admin.js';
+import { forgetPush, listenToWorker, registerWorker } from './push.js';
 
 const root = document.getElementById('app');
-let session = null; // {toolbar, main, cleanupPage, offPopups, offTabs, offActivity}
+let session = null; // {toolbar, main, cleanupPage, pageKind, offPopups, offTabs, offActivity}
 let windowFocused = document.hasFocus();
 window.addEventListener('focus', () => { windowFocused = true; });
 window.addEventListener('blur', () => { windowFocused = false; });
@@ -72,7 +73,7 @@ function startSession(user) {
   loadedOnce = false;
   store.setMe(user);
   store.loadOutbox();
-  const toolbarHost = h('div');
+  const toolbarHost = h('div', { class: 'toolbar-host' });
   const main = h('main', { id: 'main', class: 'page', tabindex: '-1' });
   root.replaceChildren(h('a', { href: '#main', class: 'skip' }, 'Skip to content'), toolbarHost, main);
   const toolbar = mountToolbar(toolbarHost, { onChat: chatbox.toggleChatbox, onSearch: search, onLogout: logout });
@@ -85,6 +86,7 @@ function startSession(user) {
   });
   session.offActivity = startActivity();
   socket.start({ onHello, onResync: reloadState, onEvent, onRevoked: () => showLogin('Your session ended. Please log in again.') });
+  registerWorker(); // shows Web Push notifications (push.js, /sw.js)
   route();
 }
 
@@ -103,6 +105,7 @@ function endSession() {
 }
 
 async function logout() {
+  if (store.state.me) await forgetPush(store.state.me.id); // a shared browser gets no more of my pushes
   try { await post('/auth/logout'); } catch { /* the session may already be gone */ }
   socket.forgetCursor();
   showLogin();
@@ -208,12 +211,19 @@ function renderPage(hash) {
     page = '#/rooms';
     session.cleanupPage = roomsPage(main);
   }
+  // Another page starts at its top (the window keeps its scroll across hash routes otherwise);
+  // a new search query or the same page again stays where it is.
+  const kind = searchMatch ? '#/search/' : page;
+  if (session.pageKind && session.pageKind !== kind) window.scrollTo(0, 0);
+  session.pageKind = kind;
   lastPage = hash.startsWith('#/search/') ? hash : page;
   session.toolbar.setCurrent(page);
   document.title = `${main.querySelector('h1')?.textContent || 'Parlour'} · Parlour`;
 }
 
 window.addEventListener('hashchange', route);
+// A clicked push notification (sw.js) opens its room here; before a login, once logged in.
+listenToWorker((roomId) => go(`#/room/${encodeURIComponent(roomId)}`));
 onUnauthorized(() => { if (session) showLogin('Your session ended. Please log in again.'); });
 
 async function boot() {

@@ -15,6 +15,7 @@ import { toast } from './popups.js';
 const phone = window.matchMedia('(max-width: 640px)');
 let box = null; // {el, search, list, main, view, roomId, browseBtn}
 let returnFocus = null; // the Chat button
+/** @type {(hash: string) => void} */
 let navigate = () => {};
 let onClosed = () => {};
 
@@ -37,6 +38,7 @@ export function toggleChatbox() {
   if (box) closeChatbox(); else openChatbox();
 }
 
+/** @param {{roomId?: string, messageId?: string}} [opts] */
 export function openChatbox({ roomId, messageId } = {}) {
   if (!box) build();
   if (roomId) showRoom(roomId, messageId);
@@ -95,7 +97,7 @@ function build() {
   search.addEventListener('input', () => list.setFilter(search.value));
   search.addEventListener('keydown', (e) => {
     if (e.key === 'ArrowDown') { e.preventDefault(); list.focusFirst(); }
-    if (e.key === 'Enter') { e.preventDefault(); listHost.querySelector('button.row')?.click(); }
+    if (e.key === 'Enter') { e.preventDefault(); /** @type {HTMLButtonElement | null} */ (listHost.querySelector('button.row'))?.click(); }
   });
   document.body.append(el);
   box = { el, search, list, main, view: null, roomId: null, browseBtn };

@@ -228,7 +228,7 @@ export function savedPage(main) {
     }
     const focusedId = host.contains(document.activeElement) ? document.activeElement.closest('li')?.dataset.id : null;
     host.replaceChildren(h('ul', { class: 'saved-list' }, shown.map(card)));
-    if (focusedId) host.querySelector(`li[data-id="${CSS.escape(focusedId)}"] button`)?.focus();
+    if (focusedId) /** @type {HTMLButtonElement | null} */ (host.querySelector(`li[data-id="${CSS.escape(focusedId)}"] button`))?.focus();
   }
 
   load();

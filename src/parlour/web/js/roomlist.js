@@ -92,9 +92,9 @@ export function mountRoomList(container, { onOpenRoom, onOpenPerson }) {
     const q = filter.trim().toLowerCase();
     const rooms = store.sortedRooms().filter((r) => matches(r, q));
     // Rows are rebuilt on every change; carry keyboard focus over to the same room's new row.
-    const focused = roomsEl.contains(document.activeElement) ? document.activeElement.dataset.room : null;
+    const focused = roomsEl.contains(document.activeElement) ? /** @type {HTMLElement} */ (document.activeElement).dataset.room : null;
     roomsEl.replaceChildren(...rooms.map(roomRow));
-    if (focused) roomsEl.querySelector(`[data-room="${CSS.escape(focused)}"]`)?.focus();
+    if (focused) /** @type {HTMLElement | null} */ (roomsEl.querySelector(`[data-room="${CSS.escape(focused)}"]`))?.focus();
     empty.hidden = rooms.length > 0;
     empty.textContent = q ? 'No conversations match.' : 'No conversations yet. Choose New to start one.';
   }

@@ -241,7 +241,7 @@ export function messageKit(roomId, { rerender, onReply = null, onOpenThread = nu
       if (!c || (c.version !== ver && editingId !== key)) {
         const old = c?.node;
         c = { version: ver, node: build() };
-        if (old?.contains(document.activeElement)) refocus = [c.node, document.activeElement.dataset.fk];
+        if (old?.contains(document.activeElement)) refocus = [c.node, /** @type {HTMLElement} */ (document.activeElement).dataset.fk];
       }
       next.set(key, c);
       nodes.push(c.node);
@@ -728,7 +728,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   /** The newest settled message whose top part has been inside the log's visible area. */
   function lastVisibleId() {
     const bottom = scroller.getBoundingClientRect().bottom;
-    const nodes = list.querySelectorAll(':scope > li.msg:not(.pending)');
+    const nodes = /** @type {NodeListOf<HTMLElement>} */ (list.querySelectorAll(':scope > li.msg:not(.pending)'));
     for (let i = nodes.length - 1; i >= 0; i--) {
       const r = nodes[i].getBoundingClientRect();
       if (r.height && r.top + Math.min(r.height, 24) <= bottom) return nodes[i].dataset.id || null;
@@ -849,7 +849,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
   // Drag and drop anywhere on the room uploads into the composer.
   const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes('Files');
   section.addEventListener('dragover', (e) => { if (hasFiles(e)) { e.preventDefault(); section.classList.add('drop'); } });
-  section.addEventListener('dragleave', (e) => { if (!section.contains(e.relatedTarget)) section.classList.remove('drop'); });
+  section.addEventListener('dragleave', (e) => { if (!section.contains(/** @type {Node | null} */ (e.relatedTarget))) section.classList.remove('drop'); });
   section.addEventListener('drop', (e) => {
     if (!hasFiles(e)) return;
     e.preventDefault();

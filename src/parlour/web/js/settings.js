@@ -1,12 +1,14 @@
 // The Preferences page (#/settings): my profile (full name, picture), the password change,
-// notification preferences, and the colour theme of this device. Every change is saved by its own
-// button or toggle and says so (or shows the server's error) next to it.
+// notification preferences, reaching me while I am away (e-mail, and Web Push in this browser), and
+// the colour theme of this device. Every change is saved by its own button or toggle and says so (or
+// shows the server's error) next to it.
 
 import { h, nextId, avatar } from './dom.js';
 import { icon } from './icons.js';
 import { ApiError, api, csrfToken, patch, post } from './api.js';
 import * as store from './store.js';
 import { requestDesktopPermission } from './popups.js';
+import { PushError, disablePush, enablePush, pushIsOn, pushSupported } from './push.js';
 
 const PREFS = [
   ['message_preview', 'Message preview in pop-ups', 'Show the text of a new message; off, pop-ups only say who wrote.'],
@@ -180,24 +182,115 @@ export function settingsPage(main) {
       const permission = await requestDesktopPermission();
       if (permission !== 'granted') prefsNote.textContent = 'This browser does not allow notifications for this site.';
     }
-    const prefs = { ...store.state.prefs, [key]: value };
-    store.setPrefs(prefs);
+    // Only the key that changed: the server keeps the others as they are (another device may have
+    // changed one meanwhile).
+    const before = store.state.prefs[key];
+    store.setPrefs({ [key]: value });
     try {
-      await patch('/users/me', { preferences: prefs });
+      await patch('/users/me', { preferences: { [key]: value } });
       if (!prefsNote.textContent) prefsNote.textContent = 'Saved.';
     } catch (err) {
+      store.setPrefs({ [key]: before });
       prefsNote.textContent = `Not saved: ${err.message}`;
     }
   }
-  const showPrefs = (p) => { for (const { key, box } of boxes) box.checked = !!p[key]; };
+
+  // ---- when I am away: e-mail, and push to this browser ------------------------------------------
+  const emailHelpId = nextId('pref-help');
+  const emailBox = h('input', { type: 'checkbox', 'aria-describedby': emailHelpId, onchange: () => saveEmail(emailBox.checked) });
+  const emailNote = h('p', { class: 'hint', role: 'status' });
+  const emailError = h('p', { class: 'field-error', role: 'alert' });
+  /** Shown at once; undone, with the server's reason, if refused. */
+  async function saveEmail(on) {
+    emailNote.textContent = '';
+    emailError.textContent = '';
+    const before = store.state.prefs.email_notifications;
+    const value = on ? 'direct_and_mentions' : 'never';
+    store.setPrefs({ email_notifications: value });
+    try {
+      await patch('/users/me', { preferences: { email_notifications: value } });
+      emailNote.textContent = on ? 'Saved. E-mails are on.' : 'Saved. No more e-mails.';
+    } catch (err) {
+      store.setPrefs({ email_notifications: before });
+      emailError.textContent = `Not saved: ${err.message}`;
+    }
+  }
+
+  const pushHelpId = nextId('push-help');
+  const pushState = h('p', { class: 'push-state', role: 'status' });
+  const pushError = h('p', { class: 'field-error', role: 'alert' });
+  const enableBtn = h('button', { type: 'button', class: 'primary', 'aria-describedby': pushHelpId, onclick: enable },
+    icon('bell'), 'Enable push notifications');
+  const disableBtn = h('button', { type: 'button', hidden: true, onclick: disable }, icon('bell-off'), 'Disable push notifications');
+  const userId = store.state.me.id;
+
+  function showPush(on) {
+    enableBtn.hidden = on;
+    disableBtn.hidden = !on;
+    pushState.classList.toggle('on', on);
+    pushState.textContent = on ? 'Push notifications are on in this browser.' : '';
+  }
+  async function checkPush() {
+    if (!pushSupported()) {
+      enableBtn.disabled = true;
+      pushError.textContent = window.isSecureContext ? 'This browser cannot receive push notifications.'
+        : 'Push notifications need Parlour to be opened over https.';
+      return;
+    }
+    if (Notification.permission === 'denied') {
+      pushError.textContent = 'Notifications are blocked for this site. Allow them in the browser’s site settings to turn push on.';
+    }
+    showPush(await pushIsOn(userId).catch(() => false));
+  }
+  async function enable() {
+    pushError.textContent = '';
+    enableBtn.disabled = true;
+    pushState.textContent = 'Turning push notifications on…';
+    try {
+      await enablePush(userId);
+      showPush(true);
+      disableBtn.focus();
+    } catch (err) {
+      showPush(false);
+      pushError.textContent = err instanceof PushError ? err.message : `Push notifications were not turned on: ${err.message}`;
+    } finally {
+      enableBtn.disabled = false;
+    }
+  }
+  async function disable() {
+    pushError.textContent = '';
+    disableBtn.disabled = true;
+    try {
+      await disablePush(userId);
+    } catch (err) {
+      pushError.textContent = `Turned off here, but the server was not told: ${err.message}`;
+    } finally {
+      disableBtn.disabled = false;
+      showPush(false);
+      pushState.textContent = 'Push notifications are off in this browser.';
+      enableBtn.focus();
+    }
+  }
+
+  const showPrefs = (p) => {
+    for (const { key, box } of boxes) box.checked = !!p[key];
+    emailBox.checked = p.email_notifications !== 'never';
+  };
   offs.push(store.on('prefs', showPrefs));
   const notifications = section('Notifications',
     h('p', { class: 'hint' }, 'Each conversation can also be set to All, Mentions or None from its bell.'),
     boxes.map(({ el }) => el), prefsNote,
-    // Kept for e-mail notifications and "Enable push notifications" (a later issue fills it).
     h('div', { class: 'settings-slot', id: 'settings-away', 'data-slot': 'away' },
       h('h3', {}, 'When you are away'),
-      h('p', { class: 'hint' }, 'E-mail and push notifications are not available on this server yet.')));
+      h('p', { class: 'hint' }, 'For direct messages and mentions that wait while no Parlour tab is open.'),
+      h('div', { class: 'pref' },
+        h('label', { class: 'choice' }, emailBox, ' E-mail me about unread direct messages and mentions'),
+        h('p', { class: 'hint', id: emailHelpId }, 'Sent only when they are still unread after a while; every e-mail has a link to stop them.'),
+        emailNote, emailError),
+      h('div', { class: 'pref push-pref' },
+        h('p', { class: 'hint', id: pushHelpId }, 'Push notifications reach this browser (or the installed app) even while Parlour is closed. Each browser is turned on separately.'),
+        h('div', { class: 'row-actions' }, enableBtn, disableBtn),
+        pushState, pushError)));
 
   // ---- appearance -----------------------------------------------------------------------------
   const themeName = nextId('theme');
@@ -216,5 +309,6 @@ export function settingsPage(main) {
   main.replaceChildren(h('div', { class: 'settings' }, h('h1', {}, 'Preferences'), profile, password, notifications, appearance));
   showMe();
   showPrefs(store.state.prefs);
+  checkPush();
   return () => offs.forEach((off) => off());
 }

@@ -15,6 +15,7 @@ import { applyReceipt } from './receipts.js';
 const PAGE = 50;
 const DEFAULT_PREFS = {
   message_preview: true, notification_sound: true, desktop_notifications: false, enable_chat: true,
+  email_notifications: 'direct_and_mentions', // or 'never'
 };
 
 const listeners = new Map();

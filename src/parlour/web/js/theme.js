@@ -7,9 +7,17 @@
   function read() {
     try { var v = localStorage.getItem(KEY); return v === 'light' || v === 'dark' ? v : 'system'; } catch (e) { return 'system'; }
   }
+  // The browser's own bars (<meta name=theme-color>, one per colour scheme in index.html) match the
+  // toolbar: the chosen theme's colour, else each scheme's own.
+  var BARS = { light: '#ffffff', dark: '#1b1e24' };
   function apply(v) {
     if (v === 'light' || v === 'dark') document.documentElement.setAttribute('data-theme', v);
     else document.documentElement.removeAttribute('data-theme');
+    var metas = document.querySelectorAll('meta[name=theme-color]');
+    for (var i = 0; i < metas.length; i++) {
+      var own = /dark/.test(metas[i].getAttribute('media') || '') ? BARS.dark : BARS.light;
+      metas[i].setAttribute('content', v === 'light' || v === 'dark' ? BARS[v] : own);
+    }
   }
   apply(read());
   window.parlourTheme = {
