@@ -32,6 +32,7 @@ TITLES = {
     "history": "6. History at size",
     "http": "7. HTTP requests per second (wrk), beside the bare stack",
     "conversations": "8. Conversations at size: a thread of 10,000 replies, reactions and pins",
+    "away": "9. Reaching people who are away: 1,000 direct messages to people who are away",
 }
 
 DEFAULT_DOC = f"""# Benchmarks

@@ -32,7 +32,17 @@ from bench.common import ROOT, BenchContext, Row, ScenarioFailedError
 from bench.report import machine, write_docs
 
 # Issue 6's order, then issue 11's HTTP scenario.
-SCENARIOS = ["latency", "fanout", "durable", "idle", "storm", "history", "http", "conversations"]
+SCENARIOS = [
+    "latency",
+    "fanout",
+    "durable",
+    "idle",
+    "storm",
+    "history",
+    "http",
+    "conversations",
+    "away",
+]
 RESULTS = ROOT / "build" / "bench" / "results.json"
 
 

@@ -141,7 +141,10 @@ def push_service() -> Iterator[PushService]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the default 5 drops connections that arrive together
+
+    httpd = Server(("127.0.0.1", 0), Handler)
     service.port = int(httpd.server_address[1])
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

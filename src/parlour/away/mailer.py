@@ -11,6 +11,8 @@ the request path, on its own task, with a timeout on every exchange.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +20,7 @@ from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from parlour.services import Services
 from parlour.storage.models import EmailOutbox
@@ -56,10 +58,32 @@ def parse_smtp_url(url: str) -> SmtpServer:
     )
 
 
-async def _mark(ctx: WriteContext, *, outbox_id: str, change: dict[str, object]) -> None:
-    await ctx.session.execute(
-        update(EmailOutbox).where(EmailOutbox.id == outbox_id).values(**change)
+_TABLE = EmailOutbox.metadata.tables["email_outbox"]
+_MARK_SENT = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("oid"))
+    .values(sent_at=bindparam("at"), claimed_until=None)
+)
+_MARK_FAILED = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("oid"))
+    .values(
+        attempts=bindparam("tries"),
+        next_attempt_at=bindparam("next"),
+        claimed_until=None,
+        last_error=bindparam("error"),
     )
+)
+
+
+async def _mark(
+    ctx: WriteContext, *, sent: list[dict[str, object]], failed: list[dict[str, object]]
+) -> None:
+    """One executemany each for the sent and the failed of a pass."""
+    if sent:
+        await ctx.session.execute(_MARK_SENT, sent)
+    if failed:
+        await ctx.session.execute(_MARK_FAILED, failed)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -102,49 +126,60 @@ async def _claim(services: Services, now: datetime) -> list[tuple[str, str, str,
 
 
 async def send_due_emails(services: Services, smtp: SmtpServer) -> int:
-    """Send what is due; how many went."""
+    """Send what is due over one SMTP connection; how many went."""
     now = services.clock.now()
     claimed = await _claim(services, now)
+    if not claimed:
+        return 0
     sent = 0
     sender = parseaddr(services.settings.mail_from)[1] or services.settings.mail_from
-    for outbox_id, to_addr, message, attempts in claimed:
-        error: str | None = None
-        try:
-            await aiosmtplib.send(
-                message,
-                sender=sender,
-                recipients=[to_addr],
-                hostname=smtp.hostname,
-                port=smtp.port,
-                username=smtp.username,
-                password=smtp.password,
-                use_tls=smtp.implicit_tls,
-                timeout=SMTP_TIMEOUT,
-            )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        done = services.clock.now()
-        if error is None:
-            sent += 1
-            log.info("email sent outbox=%s to=%s", outbox_id, to_addr)
-            values: dict[str, object] = {"sent_at": done, "claimed_until": None}
-        else:
-            log.warning(
-                "email failed outbox=%s attempt=%d error=%s", outbox_id, attempts + 1, error
-            )
-            values = {
-                "attempts": attempts + 1,
-                "next_attempt_at": done + backoff(attempts + 1),
-                "claimed_until": None,
-                "last_error": error,
-            }
-
-        async def mark(
-            ctx: WriteContext, oid: str = outbox_id, change: dict[str, object] = values
-        ) -> None:
-            await ctx.session.execute(
-                update(EmailOutbox).where(EmailOutbox.id == oid).values(**change)
-            )
-
+    client = aiosmtplib.SMTP(
+        hostname=smtp.hostname,
+        port=smtp.port,
+        username=smtp.username,
+        password=smtp.password,
+        use_tls=smtp.implicit_tls,
+        timeout=SMTP_TIMEOUT,
+    )
+    connection_error: str | None = None
+    try:
+        await client.connect()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        connection_error = f"{type(exc).__name__}: {exc}"[:500]
+    sent_rows: list[dict[str, object]] = []
+    failed_rows: list[dict[str, object]] = []
+    try:
+        for outbox_id, to_addr, message, attempts in claimed:
+            error = connection_error
+            if error is None:
+                try:
+                    await client.sendmail(sender, [to_addr], message)
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    if not client.is_connected:  # the rest cannot go over this connection
+                        connection_error = error
+            done = services.clock.now()
+            if error is None:
+                sent += 1
+                log.info("email sent outbox=%s to=%s", outbox_id, to_addr)
+                sent_rows.append({"oid": outbox_id, "at": done})
+            else:
+                log.warning(
+                    "email failed outbox=%s attempt=%d error=%s", outbox_id, attempts + 1, error
+                )
+                failed_rows.append(
+                    {
+                        "oid": outbox_id,
+                        "tries": attempts + 1,
+                        "next": done + backoff(attempts + 1),
+                        "error": error,
+                    }
+                )
+    finally:
+        if client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()
+        # Marked together, in one job; a crash before this resends (module docstring).
+        mark = functools.partial(_mark, sent=sent_rows, failed=failed_rows)
         await services.writer.run(mark)
     return sent

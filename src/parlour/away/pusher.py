@@ -33,7 +33,8 @@ log = logging.getLogger("parlour.notify")
 CLAIM = timedelta(seconds=60)
 GIVE_UP_AFTER = timedelta(hours=24)
 MAX_BACKOFF = timedelta(minutes=10)
-PER_PASS = 50
+PER_PASS = 200
+CONCURRENT = 32
 POST_TIMEOUT = 5.0
 # How long a push service keeps a push for a device that is offline (RFC 8030 TTL).
 TTL_SECONDS = 24 * 3600
@@ -61,9 +62,23 @@ def encrypt(payload: bytes, p256dh: str, auth: str) -> bytes:
     return encrypted
 
 
+# A VAPID token is valid for its push service (the audience) until it expires: one signature
+# serves every push to that service for an hour (a push service sees tokens up to 24 h old).
+_TOKEN_LIFE = 3600
+_signed: dict[tuple[int, str, str], tuple[float, dict[str, str]]] = {}
+
+
 def vapid_headers(key: Vapid02, endpoint_origin: str, subject: str) -> dict[str, str]:
-    claims = {"aud": endpoint_origin, "exp": int(time.time()) + 12 * 3600, "sub": subject}
-    headers: dict[str, str] = key.sign(claims)
+    now = time.time()
+    cache_key = (id(key), endpoint_origin, subject)
+    cached = _signed.get(cache_key)
+    if cached is not None and cached[0] > now + 60:
+        return cached[1]
+    expires = int(now) + _TOKEN_LIFE + 60
+    headers: dict[str, str] = key.sign({"aud": endpoint_origin, "exp": expires, "sub": subject})
+    if len(_signed) > 1000:  # many push services: keep the table small
+        _signed.clear()
+    _signed[cache_key] = (float(expires), headers)
     return headers
 
 
@@ -121,11 +136,15 @@ async def send_due_pushes(services: Services, key: Vapid02, http: httpx.AsyncCli
                 select(PushSubscription).where(PushSubscription.id.in_(ids))
             )
         }
+    # At most CONCURRENT posts at a time: a flood must not open hundreds of connections at once.
+    gate = asyncio.Semaphore(CONCURRENT)
+
+    async def post(subscription: PushSubscription | None, payload: str) -> str:
+        async with gate:
+            return await _post(services, key, http, subscription, payload)
+
     results = await asyncio.gather(
-        *(
-            _post(services, key, http, subscriptions.get(sub_id), payload)
-            for _, sub_id, payload, _, _ in claimed
-        ),
+        *(post(subscriptions.get(sub_id), payload) for _, sub_id, payload, _, _ in claimed),
         return_exceptions=True,
     )
     outcomes: list[str] = []

@@ -24,6 +24,18 @@ from parlour.services import Services
 log = logging.getLogger("parlour.notify")
 
 
+def _log_decisions() -> None:
+    """Every notification decision is an INFO line of `parlour.notify` on stderr (the server
+    logs only warnings otherwise): how an operator learns why someone was or was not notified
+    (docs/operations.md)."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 class AwayNotifier:
     def __init__(self, services: Services) -> None:
         self._services = services
@@ -36,6 +48,7 @@ class AwayNotifier:
         return bool(self._services.settings.smtp_url)
 
     def start(self) -> None:
+        _log_decisions()
         services = self._services
         self._tasks.append(asyncio.create_task(self._loop("consumer", self._consume)))
         if self.email_on:
@@ -66,13 +79,15 @@ class AwayNotifier:
     async def _loop(self, name: str, once: Callable[[], Awaitable[int]]) -> None:
         poll = self._services.settings.notify_poll_seconds
         while True:
+            done = 0
             try:
-                await once()
+                done = await once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("notify %s pass failed; retrying", name)
-            await asyncio.sleep(poll)
+            if not done:  # a pass that did work goes on at once: a backlog drains at full speed
+                await asyncio.sleep(poll)
 
     async def stop(self) -> None:
         for task in self._tasks:
