@@ -42,6 +42,24 @@ class Limits(BaseSettings):
     sockets_per_user: int = 100
 
 
+def _networks(value: object, field: str, what: str) -> object:
+    """A comma-separated (or listed) setting of CIDR networks, normalized. A malformed entry is
+    refused at start: uvicorn (for proxies) and the guard (for allowed networks) would
+    otherwise silently take it for something else or for nothing."""
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, list):
+        return parts
+    networks = []
+    for part in (str(item).strip() for item in parts):
+        if not part:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ValueError(f"{field}: {part!r} is not {what}") from None
+    return networks
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PARLOUR_", env_file=".env", extra="ignore")
 
@@ -112,38 +130,12 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
-        parts = value.split(",") if isinstance(value, str) else value
-        if not isinstance(parts, list):
-            return parts
-        networks = []
-        for part in (str(item).strip() for item in parts):
-            if not part:
-                continue
-            # uvicorn would take a malformed entry as a literal host name and silently trust
-            # nothing (or the wrong thing): refuse it at start instead.
-            try:
-                networks.append(str(ipaddress.ip_network(part, strict=False)))
-            except ValueError:
-                message = f"trusted_proxies: {part!r} is not an address or network"
-                raise ValueError(message) from None
-        return networks
+        return _networks(value, "trusted_proxies", "an address or network")
 
     @field_validator("outbound_allow_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
-        parts = value.split(",") if isinstance(value, str) else value
-        if not isinstance(parts, list):
-            return parts
-        networks = []
-        for part in (str(item).strip() for item in parts):
-            if part:
-                try:
-                    networks.append(str(ipaddress.ip_network(part, strict=False)))
-                except ValueError:
-                    raise ValueError(
-                        f"outbound_allow_networks: {part!r} is not a network"
-                    ) from None
-        return networks
+        return _networks(value, "outbound_allow_networks", "a network")
 
     @field_validator("sqlite_synchronous")
     @classmethod

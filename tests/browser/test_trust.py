@@ -12,13 +12,8 @@ happened by the time a later one shows.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import (
@@ -35,7 +30,7 @@ from playwright.sync_api import (
     expect,
 )
 
-from tests.browser.conftest import DESKTOP, PHONE, fail_on_dialog, login
+from tests.browser.conftest import DESKTOP, PHONE, demo_server, fail_on_dialog, login
 from tests.browser.helpers import (
     Person,
     Room,
@@ -53,7 +48,6 @@ from tests.browser.helpers import (
     unique,
     unread,
 )
-from tests.support import free_port, wait_healthy
 
 pytestmark = pytest.mark.browser
 
@@ -523,42 +517,8 @@ def test_console_is_clean_on_load_logged_out_and_logged_in(
 @pytest.fixture(scope="module")
 def quick_away_url() -> Iterator[str]:
     """A server of its own whose people go Away after 5 s without activity."""
-    with tempfile.TemporaryDirectory(prefix="parlour-away-") as tmp:
-        env = dict(os.environ)
-        env.pop("PARLOUR_DATABASE_URL", None)
-        env.update(
-            {
-                "PARLOUR_PRESENCE_AWAY_SECONDS": "5",
-                "PARLOUR_PRESENCE_GRACE_SECONDS": "0.5",
-                "PARLOUR_STREAM_POLL_SECONDS": "0.5",
-                "PARLOUR_LIMIT_LOGIN_FAILURES_PER_IP": "1000",
-            }
-        )
-        subprocess.run(
-            [sys.executable, "-m", "parlour", "demo", "--data-dir", tmp],
-            check=True,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with (Path(tmp) / "server.log").open("ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "parlour", "serve", "--port", str(port), "--data-dir", tmp],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        try:
-            wait_healthy(url, process)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with demo_server({"PARLOUR_PRESENCE_AWAY_SECONDS": "5"}) as url:
+        yield url
 
 
 def test_input_brings_me_back_from_away_for_me_and_for_others(
