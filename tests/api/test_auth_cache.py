@@ -41,12 +41,14 @@ class Local:
 
 @pytest.fixture
 async def local(server: ServerProcess) -> AsyncIterator[Local]:
-    """This process as a second server: its hub never polls on its own (catch_up is explicit)."""
+    """This process as a second server: its hub never polls on its own (catch_up is explicit),
+    and its background loops (housekeeping, the notifier) stay quiet after their first pass."""
     settings = Settings(
         data_dir=server.data_dir,
         database_url=server.settings().database_url,
         stream_poll_seconds=3600.0,
         housekeeping_seconds=3600.0,
+        notify_poll_seconds=3600.0,  # the notifier's idle polls would count as statements too
     )
     app = create_app(settings, migrate=False)
     async with app.router.lifespan_context(app):

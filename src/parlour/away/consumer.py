@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.away.owed import NewMessage, Recipient, reason_owed
+from parlour.errors import Conflict
 from parlour.events import stream
 from parlour.services import Services
 from parlour.storage.models import (
@@ -43,8 +44,9 @@ BATCH = 500
 PREVIEW_CHARS = 200
 
 
-class _Overtaken(Exception):
-    """Another process handled these events first: this job rolls back."""
+class _Overtaken(Conflict):
+    """Another process handled these events first: this job rolls back (a refusal, as the
+    writer sees it, not a failure)."""
 
 
 @dataclass(frozen=True, slots=True)
