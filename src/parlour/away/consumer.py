@@ -107,7 +107,7 @@ async def consume_once(services: Services, *, email_on: bool) -> int:
             .values(position=new_position)
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
-            raise _Overtaken
+            raise _Overtaken("Another process handled these events.")
         if emails:
             await ctx.session.execute(insert(OwedEmail), emails)
         if pushes:
