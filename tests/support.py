@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import IO, ClassVar
 
 import httpx
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from parlour.actions.users import do_create_org, do_create_user
 from parlour.client import ParlourClient
@@ -215,3 +217,28 @@ async def org_factory(server: ServerProcess) -> AsyncIterator[OrgFactory]:
         yield factory
     finally:
         await factory.stop()
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(prefix: str = "scratch") -> AsyncIterator[str]:
+    """A `PARLOUR_DATABASE_URL` for an empty database of its own: a new PostgreSQL database on
+    the server PARLOUR_TEST_DATABASE_URL names (dropped afterwards), or "" (SQLite in the data
+    dir, which is new for every server anyway)."""
+    base = os.environ.get("PARLOUR_TEST_DATABASE_URL", "")
+    if not base:
+        yield ""
+        return
+    name = f"parlour_{prefix}_{secrets.token_hex(6)}"
+    admin = create_async_engine(
+        "postgresql+asyncpg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        try:
+            yield base.rsplit("/", 1)[0] + "/" + name
+        finally:
+            async with admin.connect() as connection:
+                await connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.dispose()

@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.support import OrgFactory, ServerProcess, free_port, org_factory, start_server
+from tests.support import (
+    OrgFactory,
+    ServerProcess,
+    free_port,
+    fresh_database,
+    org_factory,
+    start_server,
+)
 
 # Long enough for a test to read a message "in time" on a loaded machine, short enough to wait.
 DELAY_SECONDS = 3.0
@@ -166,7 +173,18 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="module")
-def away_server(smtp: SmtpSink, push_service: PushService) -> Iterator[ServerProcess]:
+async def away_database() -> AsyncIterator[str]:
+    """A database of the module's own: the notifier's stream position and outboxes are the
+    database's, so another test server on a shared PostgreSQL database (configured without SMTP
+    or the allowed network) would otherwise take this server's work."""
+    async with fresh_database("away") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def away_server(
+    smtp: SmtpSink, push_service: PushService, away_database: str
+) -> Iterator[ServerProcess]:
     port = free_port()
     env = {
         "PARLOUR_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
@@ -178,6 +196,8 @@ def away_server(smtp: SmtpSink, push_service: PushService) -> Iterator[ServerPro
         # The links in e-mails lead back to this very server (the unsubscribe test follows one).
         "PARLOUR_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
+    if away_database:
+        env["PARLOUR_DATABASE_URL"] = away_database
     with start_server(env, port=port) as server:
         yield server
 

@@ -7,15 +7,10 @@ temporary directory, or a new PostgreSQL database on the server PARLOUR_TEST_DAT
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from parlour.actions.context import Actor
 from parlour.actions.users import do_create_org, do_create_user
@@ -27,29 +22,6 @@ from parlour.storage.models import Session
 from parlour.storage.writer import WriteContext
 
 PASSWORD = "correct horse battery"
-
-
-@contextlib.asynccontextmanager
-async def fresh_database() -> AsyncIterator[str]:
-    """A `PARLOUR_DATABASE_URL` for an empty database ("" means SQLite in the data dir)."""
-    base = os.environ.get("PARLOUR_TEST_DATABASE_URL", "")
-    if not base:
-        yield ""
-        return
-    name = f"parlour_retention_{secrets.token_hex(6)}"
-    admin = create_async_engine(
-        "postgresql+asyncpg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT"
-    )
-    try:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f"CREATE DATABASE {name}")
-        try:
-            yield base.rsplit("/", 1)[0] + "/" + name
-        finally:
-            async with admin.connect() as connection:
-                await connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        await admin.dispose()
 
 
 def settings_for(database_url: str, data_dir: Path) -> Settings:

@@ -49,14 +49,13 @@ from parlour.storage.models import (
 from parlour.storage.writer import WriteContext
 from tests.realtime.retention_support import (
     chunks,
-    fresh_database,
     new_org,
     new_session,
     now_clock,
     start_services,
     write,
 )
-from tests.support import org_factory, start_server
+from tests.support import fresh_database, org_factory, start_server
 
 DAY = 24 * 3600.0
 
