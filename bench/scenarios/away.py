@@ -284,7 +284,7 @@ async def _flood(
     cpu: psutil.Process,
 ) -> _Run:
     kind = "notified" if push_port else "nobody to notify"
-    setup = ctx.task(f"away: {n} people, {kind}", total=None)
+    setup = ctx.task(f"away: {n} people, {kind}", total=n)
     assert factory.services is not None
     factory.services.hasher = CHEAP_HASHER  # 1,000 users: their hashes are not what is measured
     org = await factory.create(["Ada Sender", "Bea Watching"])
@@ -318,6 +318,7 @@ async def _flood(
     async def send(index: int) -> None:
         await ada.client.send_message(rooms[index].id, f"ping {index}")
         acked[away[index].user_id] = time.monotonic()
+        ctx.progress.advance(setup)
 
     cpu_before = _cpu_seconds(cpu)
     live_task = asyncio.create_task(_live_latency(org, 4.0))
