@@ -528,3 +528,15 @@ describe('outbox frames', () => {
     assert.equal(JSON.parse(localStorage.getItem('parlour.outbox.me'))[0].status, 'failed');
   });
 });
+
+describe('preferences being saved', () => {
+  test('a profile read that lands meanwhile does not undo them; after the answer it may', () => {
+    store.savingPrefs({ email_notifications: 'never' });
+    store.setMe({ ...ME, preferences: { email_notifications: 'direct_and_mentions', message_preview: false } });
+    assert.equal(state.prefs.email_notifications, 'never');
+    assert.equal(state.prefs.message_preview, false); // what was not being saved comes from the read
+    store.savedPrefs(['email_notifications']);
+    store.setMe({ ...ME, preferences: { email_notifications: 'direct_and_mentions' } });
+    assert.equal(state.prefs.email_notifications, 'direct_and_mentions');
+  });
+});

@@ -185,11 +185,13 @@ export function settingsPage(main) {
     // Only the key that changed: the server keeps the others as they are (another device may have
     // changed one meanwhile).
     const before = store.state.prefs[key];
-    store.setPrefs({ [key]: value });
+    store.savingPrefs({ [key]: value });
     try {
       await patch('/users/me', { preferences: { [key]: value } });
+      store.savedPrefs([key]);
       if (!prefsNote.textContent) prefsNote.textContent = 'Saved.';
     } catch (err) {
+      store.savedPrefs([key]);
       store.setPrefs({ [key]: before });
       prefsNote.textContent = `Not saved: ${err.message}`;
     }
@@ -206,11 +208,13 @@ export function settingsPage(main) {
     emailError.textContent = '';
     const before = store.state.prefs.email_notifications;
     const value = on ? 'direct_and_mentions' : 'never';
-    store.setPrefs({ email_notifications: value });
+    store.savingPrefs({ email_notifications: value });
     try {
       await patch('/users/me', { preferences: { email_notifications: value } });
+      store.savedPrefs(['email_notifications']);
       emailNote.textContent = on ? 'Saved. E-mails are on.' : 'Saved. No more e-mails.';
     } catch (err) {
+      store.savedPrefs(['email_notifications']);
       store.setPrefs({ email_notifications: before });
       emailError.textContent = `Not saved: ${err.message}`;
     }

@@ -81,9 +81,24 @@ export function setMe(user) {
   let cached = {};
   try { cached = JSON.parse(localStorage.getItem(`parlour.prefs.${user.id}`) || '{}'); } catch { /* ignore */ }
   // The contract's User has no preferences field; use it if the server adds one, else the cache.
-  state.prefs = { ...DEFAULT_PREFS, ...cached, ...(user.preferences || {}) };
+  state.prefs = { ...DEFAULT_PREFS, ...cached, ...(user.preferences || {}), ...Object.fromEntries(unsavedPrefs) };
   emit('me', state.me);
   emit('prefs', state.prefs);
+}
+
+// Preference changes sent but not answered yet: a profile read that was already in flight (the
+// activity check's GET /users/me, say) must not undo them on screen when it lands.
+const unsavedPrefs = new Map();
+
+/** Show `changes` at once and keep them over any profile read until savedPrefs(their keys). */
+export function savingPrefs(changes) {
+  for (const [key, value] of Object.entries(changes)) unsavedPrefs.set(key, value);
+  setPrefs(changes);
+}
+
+/** The server answered for these keys (stored or refused). */
+export function savedPrefs(keys) {
+  for (const key of keys) unsavedPrefs.delete(key);
 }
 
 export function setPrefs(prefs) {
