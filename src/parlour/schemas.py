@@ -59,6 +59,8 @@ class UserOut(BaseModel):
     # Where the avatar image is (its version in the query, so it can be cached for good); null:
     # the UI shows initials.
     avatar_url: str | None = None
+    # A bot (docs/integrations.md): the UI marks its name.
+    is_bot: bool = False
 
 
 EmailNotifications = Literal["direct_and_mentions", "never"]
@@ -125,6 +127,14 @@ class SystemLineOut(BaseModel):
     topic: str | None = None
 
 
+class LinkPreviewOut(BaseModel):
+    url: str
+    title: str | None = None
+    description: str | None = None
+    # Only https images whose host passes the outbound guard; null otherwise.
+    image_url: str | None = None
+
+
 class MessageOut(BaseModel):
     id: str
     room_id: str
@@ -146,6 +156,10 @@ class MessageOut(BaseModel):
     thread: ThreadOut | None
     # A system line (a membership change; `content` says it in words); null for what people wrote.
     system: SystemLineOut | None = None
+    # What an incoming webhook's post called itself (Slack's `username`); null otherwise.
+    label: str | None = None
+    # The message's links' previews, filled after the send (`message.updated`); [] until then.
+    previews: list[LinkPreviewOut] = []
 
 
 class SharedRoomOut(BaseModel):

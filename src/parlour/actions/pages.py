@@ -71,8 +71,8 @@ async def message_page_json(
 
 def user_dict(hot: HotReader, presence: PresenceTracker, row: Row) -> dict[str, Any]:
     """UserOut from (id, email, full_name, chosen status, is_admin, is_active, last_seen_at,
-    avatar_version)."""
-    user_id, email, full_name, chosen, is_admin, is_active, last_seen_at, avatar = row
+    avatar_version, is_bot)."""
+    user_id, email, full_name, chosen, is_admin, is_active, last_seen_at, avatar, is_bot = row
     return {
         "id": user_id,
         "email": email,
@@ -82,6 +82,7 @@ def user_dict(hot: HotReader, presence: PresenceTracker, row: Row) -> dict[str, 
         "is_active": bool(is_active),
         "last_seen_at": hot.iso(last_seen_at),
         "avatar_url": avatar_url(user_id, avatar),
+        "is_bot": bool(is_bot),
     }
 
 
@@ -107,7 +108,7 @@ async def message_dicts(
         author = authors.get(author_id)
         if author is None:
             author = authors[author_id] = user_dict(
-                hot, presence, (author_id, *row[11:17], row[24])
+                hot, presence, (author_id, *row[11:17], row[24], row[26])
             )
         if deleted:
             content = html = ""
@@ -137,6 +138,8 @@ async def message_dicts(
                     else None
                 ),
                 "system": orjson.loads(row[25]) if row[25] else None,
+                "label": row[27],
+                "previews": orjson.loads(row[28]) if row[28] and not deleted else [],
             }
         )
     return shown

@@ -13,6 +13,7 @@ from parlour.domain import notify
 from parlour.events.presence import PresenceTracker
 from parlour.schemas import (
     AttachmentOut,
+    LinkPreviewOut,
     MeOut,
     MessageOut,
     Preferences,
@@ -51,6 +52,8 @@ class ShownUser(Protocol):
     def last_seen_at(self) -> datetime | None: ...
     @property
     def avatar_version(self) -> str | None: ...
+    @property
+    def is_bot(self) -> bool: ...
 
 
 def avatar_url(user_id: str, version: str | None) -> str | None:
@@ -97,6 +100,10 @@ class ShownMessage(Protocol):
     def thread_participants(self) -> list[str] | None: ...
     @property
     def system(self) -> dict[str, Any] | None: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def previews(self) -> list[dict[str, Any]] | None: ...
 
 
 def user_out(user: ShownUser, presence: PresenceTracker) -> UserOut:
@@ -109,6 +116,7 @@ def user_out(user: ShownUser, presence: PresenceTracker) -> UserOut:
         is_active=user.is_active,
         last_seen_at=iso(user.last_seen_at),
         avatar_url=avatar_url(user.id, user.avatar_version),
+        is_bot=user.is_bot,
     )
 
 
@@ -154,6 +162,8 @@ def message_out(
         reply_to=message.reply_to,
         thread=thread_out(message),
         system=SystemLineOut(**message.system) if message.system else None,
+        label=message.label,
+        previews=[] if message.deleted else [LinkPreviewOut(**p) for p in message.previews or ()],
     )
 
 

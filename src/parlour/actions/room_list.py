@@ -31,7 +31,7 @@ async def room_list_json(services: Services, actor: Actor) -> bytes:
         room_id, is_room_admin, user_id = row[0], row[1], row[2]
         user = users.get(user_id)
         if user is None:
-            user = users[user_id] = user_dict(hot, presence, row[2:10])
+            user = users[user_id] = user_dict(hot, presence, row[2:11])
         members[room_id].append(user)
         if is_room_admin:
             admins[room_id].append(user_id)

@@ -25,7 +25,7 @@ MESSAGE_COLUMNS = """m.seq, m.id, m.author_id, m.content, m.html, m.mentions, m.
     u.email, u.full_name, u.status, u.is_admin, u.is_active, u.last_seen_at, m.room_id,
     m.has_reactions, m.pinned_at IS NOT NULL,
     m.reply_to, m.reply_count, m.last_reply_at, m.thread_participants,
-    u.avatar_version, m.system"""
+    u.avatar_version, m.system, u.is_bot, m.label, m.previews"""
 
 # Assembled from this module's constants only (values are bound), hence its `nosec B608`.
 # A page: the membership check rides along, so that a member's page is one statement (one round

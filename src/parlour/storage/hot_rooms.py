@@ -33,7 +33,7 @@ LIMIT ?"""  # noqa: S608  # nosec B608
 MEMBERS = HotQuery(
     f"""SELECT o.room_id, o.is_admin,
     u.id, u.email, u.full_name, u.status, u.is_admin, u.is_active, u.last_seen_at,
-    u.avatar_version
+    u.avatar_version, u.is_bot
 FROM memberships ms
 JOIN memberships o ON o.room_id = ms.room_id AND o.end_event_id IS NULL
 JOIN users u ON u.id = o.user_id

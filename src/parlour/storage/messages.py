@@ -82,6 +82,8 @@ class MessageRow:
     last_reply_at: datetime | None
     thread_participants: list[str] | None
     system: dict[str, Any] | None
+    label: str | None
+    previews: list[dict[str, Any]] | None
 
 
 # The column order is MessageRow's field order: rows become MessageRow(*row).

@@ -81,6 +81,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The current avatar's version (it is in `user_avatars`; migration 0008); null: initials.
     avatar_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # A bot (docs/integrations.md): signs in with its token only, never with a password.
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class UserAvatar(Base):
@@ -231,6 +233,10 @@ class Message(Base):
     # A system line (a membership change shown in the room): what happened, as
     # `schemas.SystemLineOut`; null for what people wrote (migration 0008).
     system: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The name an incoming webhook's post gave itself (Slack's `username`), shown as its label.
+    label: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # Link previews, filled after the send (actions/link_previews.py): a JSON list, null: none.
+    previews: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         # History pages and unread counts; author and tombstone let unread counting stay in
@@ -470,3 +476,61 @@ class ServerSecret(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class IncomingWebhook(Base):
+    """A secret URL that posts into one room as the webhook's own bot user. The bot signs in
+    through `session_id` (a session of its own, revoked with the webhook), so a post passes the
+    same checks as any send; the URL's secret is kept only as its SHA-256."""
+
+    __tablename__ = "incoming_webhooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id"), index=True)
+    bot_user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    session_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(80))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OutgoingWebhook(Base):
+    """An organization's subscription of a URL to event types: `position` is its durable cursor
+    in the event stream (the queue is the stream itself); one process at a time holds its lease
+    and delivers, in stream order."""
+
+    __tablename__ = "outgoing_webhooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(64))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    # Only events of these rooms; null: every room the organization has.
+    room_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    lease_owner: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LinkPreview(Base):
+    """A fetched link's preview, by the URL's SHA-256: a link posted 100 times is fetched once.
+    `preview` null: the page had none (or could not be fetched), remembered as well."""
+
+    __tablename__ = "link_previews"
+
+    url_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    preview: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -52,6 +52,7 @@ class UserRow:
     is_active: bool
     last_seen_at: datetime | None
     avatar_version: str | None
+    is_bot: bool
 
 
 _USER_COLUMNS = tuple(User.__table__.c[f.name] for f in fields(UserRow))
