@@ -42,18 +42,19 @@ class Local:
 @pytest.fixture
 async def local(server: ServerProcess) -> AsyncIterator[Local]:
     """This process as a second server: its hub never polls on its own (catch_up is explicit),
-    and its background loops (housekeeping, the notifier) stay quiet after their first pass."""
+    housekeeping stays quiet after its first pass and the notifier is stopped."""
     settings = Settings(
         data_dir=server.data_dir,
         database_url=server.settings().database_url,
         stream_poll_seconds=3600.0,
         housekeeping_seconds=3600.0,
-        notify_poll_seconds=3600.0,  # the notifier's idle polls would count as statements too
     )
     app = create_app(settings, migrate=False)
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
         assert isinstance(runtime, Runtime)
+        # Its first pass could still be running beside a counted request: stopped, not idle.
+        await runtime.notifier.stop()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://local.test") as client:
             yield Local(runtime, client)
