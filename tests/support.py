@@ -115,6 +115,12 @@ def start_server(
                 "PARLOUR_STREAM_POLL_SECONDS": "0.5",
                 # Tests log in many times from one address.
                 "PARLOUR_LIMIT_LOGIN_FAILURES_PER_IP": "1000",
+                # Outgoing webhooks go where an admin points them (the fuzz admin too): tests may
+                # reach loopback only, so deliveries anywhere else are refused before connecting.
+                "PARLOUR_WEBHOOK_NETWORKS": "127.0.0.0/8,::1/128",
+                # A message with a link would have the server fetch it: tests reach loopback only
+                # (tests/previews turns previews on, for its own page server).
+                "PARLOUR_LINK_PREVIEWS": "false",
             }
         )
         if os.environ.get("PARLOUR_TEST_DATABASE_URL"):

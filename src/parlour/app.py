@@ -17,11 +17,15 @@ from parlour.api import (
     errors,
     openapi,
     query,
+    redact,
     routes_auth,
     routes_avatars,
     routes_away,
+    routes_bots,
     routes_channels,
+    routes_incoming_webhooks,
     routes_messages,
+    routes_outgoing_webhooks,
     routes_reactions,
     routes_rooms,
     routes_users,
@@ -61,6 +65,8 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    # Incoming webhooks' URLs hold their secret: no log line may show it (api/redact.py).
+    redact.install()
     query.install(app)
     app.add_middleware(BodyLimitMiddleware, limits=settings.limits)
     # Outermost of ours: the hottest requests skip FastAPI's routing (api/fast_lane.py).
@@ -74,6 +80,9 @@ def create_app(
         routes_channels.router,
         routes_messages.router,
         routes_reactions.router,
+        routes_bots.router,
+        routes_incoming_webhooks.router,
+        routes_outgoing_webhooks.router,
         ws.router,
     ):
         app.include_router(router)
@@ -110,7 +119,8 @@ def create_app(
     async def index() -> FileResponse:
         response = FileResponse(WEB_DIR / "index.html", media_type="text/html")
         response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+            # https: images are link previews' pictures (the UI loads only https ones, no referrer).
+            "default-src 'self'; img-src 'self' blob: data: https:; style-src 'self'; "
             "script-src 'self'; connect-src 'self' ws: wss:; worker-src 'self'; "
             "manifest-src 'self'; frame-ancestors 'none'"
         )

@@ -38,6 +38,9 @@ class Limits(BaseSettings):
     # REST sends (POST .../messages): a token bucket per user and process, like the socket's.
     sends_per_second: float = 20.0
     send_burst: int = 60
+    # Posts to one incoming webhook's URL (a token bucket per webhook and process): 20 per 10 s.
+    webhook_posts_per_second: float = 2.0
+    webhook_burst: int = 20
     # Open WebSockets of one user in one process; the next is closed with 4429.
     sockets_per_user: int = 100
 
@@ -116,8 +119,21 @@ class Settings(BaseSettings):
     # Networks exempt from the outbound address guard (plain http included): an intranet, a
     # test server. Empty: only public https addresses are fetched.
     outbound_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Link previews (docs/integrations.md): fetched after a send, through the outbound guard;
+    # one page's fetch (redirects included) gives up after this many seconds.
+    link_previews: bool = True
+    link_preview_timeout_seconds: float = Field(default=5.0, gt=0)
     # How often the notifier looks for new messages and due digests (a bound, not a schedule).
     notify_poll_seconds: float = Field(default=0.5, gt=0)
+    # Outgoing webhooks (docs/integrations.md): how often their deliverer looks for new events,
+    # and the retry backoff after a failed delivery (doubling from the first, capped).
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)
+    webhook_retry_seconds: float = Field(default=1.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=600.0, gt=0)
+    # Outgoing webhooks go wherever an admin points them (API.md: exempt from the outbound
+    # guard). Set, these networks (CIDRs) are the only addresses deliveries may reach: the
+    # test suite confines them to loopback; an operator may confine them to an intranet.
+    webhook_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
 
     @field_validator("allowed_origins", mode="before")
@@ -136,6 +152,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split_networks(cls, value: object) -> object:
         return _networks(value, "outbound_allow_networks", "a network")
+
+    @field_validator("webhook_networks", mode="before")
+    @classmethod
+    def _split_webhook_networks(cls, value: object) -> object:
+        return _networks(value, "webhook_networks", "a network")
 
     @field_validator("sqlite_synchronous")
     @classmethod

@@ -14,6 +14,7 @@ from parlour.clock import Clock
 from parlour.config import Settings
 from parlour.events.hub import Hub
 from parlour.events.realtime import Realtime
+from parlour.integrations.delivery import WebhookDeliverer
 from parlour.services import Services, close_services, open_services
 
 
@@ -23,6 +24,7 @@ class Runtime:
     realtime: Realtime
     housekeeper: Housekeeper
     notifier: AwayNotifier
+    webhooks: WebhookDeliverer
 
 
 async def start_runtime(
@@ -44,13 +46,16 @@ async def start_runtime(
         await realtime.start()
         notifier = AwayNotifier(services)
         notifier.start()
+        webhooks = WebhookDeliverer(services)
+        webhooks.start()
     except BaseException:
         await close_services(services)
         raise
-    return Runtime(services, realtime, housekeeper, notifier)
+    return Runtime(services, realtime, housekeeper, notifier, webhooks)
 
 
 async def stop_runtime(runtime: Runtime) -> None:
+    await runtime.webhooks.stop()
     await runtime.notifier.stop()
     await runtime.realtime.stop()
     await runtime.housekeeper.stop()

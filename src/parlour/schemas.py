@@ -355,3 +355,46 @@ class PushKeyOut(BaseModel):
 
 class IdOut(BaseModel):
     id: str
+
+
+# Bots and incoming webhooks (docs/integrations.md) ---------------------------------------------
+
+LABEL_CHARS = 80  # messages.label's width
+
+
+class CreateBotIn(Strict):
+    name: Name
+
+
+class BotCreatedOut(BaseModel):
+    user: UserOut
+    # The bot's bearer token: shown this once, never again.
+    token: str
+
+
+class CreateIncomingWebhookIn(Strict):
+    name: Name
+
+
+class IncomingWebhookOut(BaseModel):
+    id: str
+    name: str
+    room_id: str
+    created_at: str
+    created_by: str
+
+
+class IncomingWebhookCreatedOut(BaseModel):
+    id: str
+    # The secret URL to POST to: shown this once, never again (only its hash is kept).
+    url: str
+    name: str
+    room_id: str
+    created_at: str
+
+
+class IncomingWebhookPostIn(Strict):
+    """Slack's incoming webhook shape: Markdown `text`, and an optional `username` label."""
+
+    text: Text
+    username: str | None = Field(default=None, min_length=1, max_length=LABEL_CHARS, pattern=NO_NUL)

@@ -10,7 +10,7 @@ import functools
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 
@@ -26,6 +26,9 @@ from parlour.storage.engine import Database, open_database
 from parlour.storage.migrate import upgrade
 from parlour.storage.writer import WriteContext, Writer
 
+if TYPE_CHECKING:
+    from parlour.actions.link_previews import LinkPreviews
+
 
 @dataclass
 class Services:
@@ -40,6 +43,9 @@ class Services:
     epoch: str
     # Folds concurrent plain sends into one write (parlour.actions.sending makes it on first use).
     send_coalescer: Coalescer[Any, Any] | None = None
+    # Link previews' queue and fetches of this process (parlour.actions.link_previews makes it
+    # on the first message with a link).
+    link_previews: LinkPreviews | None = None
     # Token → actor, per process (parlour.actions.auth_cache); serves once a hub follows the stream.
     auth_cache: AuthCache = field(default_factory=AuthCache)
     # Keys the server made once and keeps in the database (parlour.away.secrets), read once.
@@ -119,5 +125,7 @@ async def open_services(
 
 async def close_services(services: Services) -> None:
     """Let queued writes finish, then close the database."""
+    if services.link_previews is not None:  # previews not yet written are lost (documented)
+        await services.link_previews.stop()
     await services.writer.stop()
     await services.db.dispose()

@@ -42,7 +42,7 @@ class Local:
 @pytest.fixture
 async def local(server: ServerProcess) -> AsyncIterator[Local]:
     """This process as a second server: its hub never polls on its own (catch_up is explicit),
-    housekeeping stays quiet after its first pass and the notifier is stopped."""
+    housekeeping stays quiet after its first pass and the notifier and webhooks are stopped."""
     settings = Settings(
         data_dir=server.data_dir,
         database_url=server.settings().database_url,
@@ -55,6 +55,7 @@ async def local(server: ServerProcess) -> AsyncIterator[Local]:
         assert isinstance(runtime, Runtime)
         # Its first pass could still be running beside a counted request: stopped, not idle.
         await runtime.notifier.stop()
+        await runtime.webhooks.stop()  # its poll reads on its own schedule too
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://local.test") as client:
             yield Local(runtime, client)

@@ -98,6 +98,8 @@ async def running_app() -> AsyncIterator[Running]:
             # The notifier's consumer writes its stream position on its own schedule, from its
             # own task: its statements would be counted as the request's (tests/away tests it).
             await app.state.runtime.notifier.stop()
+            # So does the outgoing webhooks' poll (tests/integrations tests it).
+            await app.state.runtime.webhooks.stop()
             traced = Traced()
             _trace_on_checkout(services.db.reader, "reader", traced)
             _trace_on_checkout(services.db.writer, "writer", traced)

@@ -45,6 +45,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from parlour.client import ConnectionLost, Event, ParlourClient, SessionRevoked
 from parlour.storage.models import Message
 from tests.attack.authz_boosts import BoostRules
+from tests.attack.authz_bots import BotRules
 from tests.attack.authz_channels import ChannelRules
 from tests.attack.authz_checks import ViewChecks
 from tests.attack.authz_threads import ThreadRules
@@ -74,7 +75,9 @@ STEPS = int(os.environ.get("PARLOUR_MODEL_STEPS", "20"))
 REPORT = os.environ.get("PARLOUR_MODEL_REPORT")
 
 
-class AuthzMachine(ViewChecks, BoostRules, ChannelRules, ThreadRules, RuleBasedStateMachine):
+class AuthzMachine(
+    ViewChecks, BoostRules, BotRules, ChannelRules, ThreadRules, RuleBasedStateMachine
+):
     env: Env  # set by the test before the run
 
     def __init__(self) -> None:

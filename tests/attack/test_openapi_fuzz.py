@@ -65,6 +65,7 @@ BUSINESS_RULE_CODES = frozenset(
         "last_admin",  # taking admin from a room's last admin
         "invalid_endpoint",  # a push endpoint the outbound address guard refuses
         "invalid_keys",  # push subscription keys that are no P-256 point / 16-byte secret
+        "invalid_url",  # an outgoing webhook URL without a host, with a bad port or a space
         # Not stored state but Unicode's emoji data: "one emoji (one grapheme cluster)" is no
         # pattern a generator can use, so the path parameter says only its length.
         "invalid_emoji",

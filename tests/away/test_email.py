@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import select
 
 from parlour.storage.models import EmailOutbox, OwedEmail
+from parlour.client import ParlourClient
 from tests.away.conftest import DELAY_SECONDS, Mail, SmtpSink
 from tests.support import Member, OrgFactory, ServerProcess
 
@@ -108,9 +109,16 @@ async def test_nobody_connected_deactivated_or_unsubscribed_gets_one(
     )
     await ada.client.deactivate_user(cal.user_id)
     await dee.client.update_me(preferences={"email_notifications": "never"})
+    # A bot is owed nothing, even one that asks for e-mail (its address is not a mailbox).
+    bot = await ada.client.create_bot("Standup Bot")
+    async with ParlourClient(ada.client.base_url, token=bot.token) as bot_client:
+        await bot_client.update_me(preferences={"email_notifications": "direct_and_mentions"})
+    await ada.client.add_members(group.id, [bot.user.id])
     async with bea.client.events() as stream:
         await stream.wait_for(lambda e: e.type == "hello")
-        await ada.client.send_message(group.id, "@Bea Online @Cal Gone @Dee Quit @Eve Away standup")
+        await ada.client.send_message(
+            group.id, "@Bea Online @Cal Gone @Dee Quit @Eve Away @Standup Bot standup"
+        )
         # Eve, away and subscribed, gets hers: by then every decision about the message was made.
         mail = await next_mail(smtp, eve)
         assert "standup" in mail.part("plain")
@@ -120,7 +128,7 @@ async def test_nobody_connected_deactivated_or_unsubscribed_gets_one(
         mailed = set(await session.scalars(select(EmailOutbox.user_id)))
         owed = set(await session.scalars(select(OwedEmail.user_id)))
     assert eve.user_id in mailed
-    assert {cal.user_id, dee.user_id}.isdisjoint(mailed | owed)
+    assert {cal.user_id, dee.user_id, bot.user.id}.isdisjoint(mailed | owed)
     # Bea was connected when it fell due: held, not sent, while she is there.
     assert bea.user_id not in mailed
 

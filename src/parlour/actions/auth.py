@@ -74,7 +74,8 @@ async def do_login(
     stored_hash = user.password_hash if user is not None else services.dummy_password_hash
     # argon2 is deliberately slow: keep it off the event loop.
     ok = await asyncio.to_thread(verify_password, services, stored_hash, password)
-    if user is None or not ok or not user.is_active:
+    # A bot never logs in with a password (its hash is unusable anyway): only with its token.
+    if user is None or not ok or not user.is_active or user.is_bot:
         # The reservation stays recorded: it is this failure.
         raise NotLoggedIn("Wrong email or password.", code="invalid_credentials")
     token, csrf = new_secret(), new_secret()

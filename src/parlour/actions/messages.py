@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlour.actions import threads
+from parlour.actions import link_previews, threads
 from parlour.actions.checks import check_room_access
 from parlour.actions.context import Actor
 from parlour.actions.present import message_out, messages_out, user_out
@@ -98,7 +98,10 @@ async def do_send_message(
     if len(attachment_ids) > 20:
         raise InvalidInput("At most 20 attachments per message.", code="too_many_attachments")
     request = SendRequest(actor, room_id, content, client_id, tuple(attachment_ids), reply_to)
-    return await sender_for(services).submit(request)
+    message, created = await sender_for(services).submit(request)
+    if created:  # its links' previews come later (`message.updated`), off this path
+        link_previews.schedule(services, message.id, message.content)
+    return message, created
 
 
 async def message_in_my_room(
@@ -143,6 +146,8 @@ async def do_edit_message(
         message.html = html
         message.mentions = mentioned
         message.edited_at = ctx.clock.now()
+        if message.previews:  # the links still there keep theirs; new ones are queued below
+            message.previews = link_previews.kept_previews(message.previews, content)
         await ctx.session.flush()
         view = await _message_view(services, ctx, message)
         await stream.append(
@@ -154,7 +159,9 @@ async def do_edit_message(
         await _mentions_changed(services, ctx, actor, message, room.id, before)
         return view
 
-    return await services.writer.run(job)
+    edited = await services.writer.run(job)
+    link_previews.schedule(services, edited.id, edited.content)
+    return edited
 
 
 async def _mentions_changed(

@@ -49,6 +49,8 @@ class SendRequest:
     reply_to: str | None = None  # the message replied to (its root, if it is a reply itself)
     # A system line (actions/system_lines.py): what happened; `content` says it in plain words.
     system: dict[str, Any] | None = None
+    # What an incoming webhook's post calls itself (Slack's `username`), shown as its label.
+    label: str | None = None
 
 
 SendResult = tuple[MessageOut, bool]  # (message, created)
@@ -260,6 +262,7 @@ async def insert_sends(
                 "has_attachments": bool(claimed[index]),
                 "reply_to": thread_of[index].id if index in thread_of else None,
                 "system": request.system,
+                "label": request.label,
             }
         )
     # RETURNING matched by message id rather than by row order: unordered, SQLAlchemy can send
@@ -318,6 +321,7 @@ async def insert_sends(
             reply_to=row["reply_to"],
             thread=None,
             system=row["system"],
+            label=row["label"],
         )
         for index, row in zip(allowed, rows, strict=True)
     ]

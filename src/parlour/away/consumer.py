@@ -56,6 +56,8 @@ class Person:
     active: bool
     wants_email: bool
     message_preview: bool
+    # Bots (docs/integrations.md) are owed neither e-mail nor pushes.
+    is_bot: bool = False
 
 
 async def _position(session: AsyncSession) -> int | None:
@@ -199,7 +201,7 @@ async def _decide(
         author = authors.get(message.author_id)
         for user_id, level in roster:
             person = people.get(user_id)
-            if person is None:
+            if person is None or person.is_bot:
                 continue
             since = followers.get(message.reply_to or "", {}).get(user_id)
             recipient = Recipient(
@@ -250,7 +252,7 @@ async def _people(session: AsyncSession, user_ids: set[str]) -> dict[str, Person
         return {}
     found = {}
     for row in await session.execute(
-        select(User.id, User.full_name, User.is_active, User.preferences).where(
+        select(User.id, User.full_name, User.is_active, User.preferences, User.is_bot).where(
             User.id.in_(list(user_ids))
         )
     ):
@@ -261,6 +263,7 @@ async def _people(session: AsyncSession, user_ids: set[str]) -> dict[str, Person
             row.is_active,
             prefs.get("email_notifications", "direct_and_mentions") != "never",
             bool(prefs.get("message_preview", True)),
+            bool(row.is_bot),
         )
     return found
 

@@ -27,6 +27,7 @@ class User(_Model):
     is_active: bool
     last_seen_at: str | None = None
     avatar_url: str | None = None
+    is_bot: bool = False
 
 
 class Attachment(_Model):
@@ -63,6 +64,15 @@ class SystemLine(_Model):
     topic: str | None = None
 
 
+class LinkPreview(_Model):
+    """A link's preview: text to show as text (never as HTML); `image_url` only https."""
+
+    url: str
+    title: str | None = None
+    description: str | None = None
+    image_url: str | None = None
+
+
 class Message(_Model):
     id: str
     room_id: str
@@ -80,6 +90,10 @@ class Message(_Model):
     reply_to: str | None = None
     thread: Thread | None = None
     system: SystemLine | None = None
+    # What an incoming webhook's post called itself (Slack's `username`).
+    label: str | None = None
+    # Its links' previews, filled after the send (a `message.updated` brings them).
+    previews: list[LinkPreview] = []
 
 
 class MessageVersion(_Model):
@@ -130,3 +144,37 @@ class ChatProfile(_Model):
     status: Status
     last_seen_at: str | None = None
     direct_room_id: str | None = None
+
+
+class Bot(_Model):
+    """A new bot, and its token (shown this once)."""
+
+    user: User
+    token: str
+
+
+class IncomingWebhook(_Model):
+    """A room's incoming webhook; `url` (with its secret) only in the answer that made it."""
+
+    id: str
+    name: str
+    room_id: str
+    created_at: str
+    url: str | None = None
+    created_by: str | None = None
+
+
+class OutgoingWebhook(_Model):
+    """An organization's outgoing webhook; `secret` only in the answer that made it, the last
+    delivery's status and error (and the events waiting) only in the list."""
+
+    id: str
+    url: str
+    events: list[str]
+    room_ids: list[str] | None
+    created_at: str
+    secret: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    last_delivery_at: str | None = None
+    pending: int | None = None

@@ -18,10 +18,13 @@ from parlour.client.errors import ParlourAPIError
 from parlour.client.events import EventStream, events_url
 from parlour.client.models import (
     Attachment,
+    Bot,
     Channel,
     ChatProfile,
+    IncomingWebhook,
     Message,
     MessageVersion,
+    OutgoingWebhook,
     Room,
     Status,
     Unread,
@@ -36,6 +39,8 @@ _messages = TypeAdapter(list[Message])
 _versions = TypeAdapter(list[MessageVersion])
 _profiles = TypeAdapter(list[ChatProfile])
 _channels = TypeAdapter(list[Channel])
+_incoming_webhooks = TypeAdapter(list[IncomingWebhook])
+_outgoing_webhooks = TypeAdapter(list[OutgoingWebhook])
 
 Query = Mapping[str, str | int | None]
 
@@ -236,6 +241,58 @@ class ParlourClient:
     async def deactivate_user(self, user_id: str) -> None:
         """Admin only; the user's tokens are revoked and their sockets closed (4401)."""
         await self._request("PATCH", f"{API}/users/{user_id}", body={"is_active": False})
+
+    # -- bots and incoming webhooks ---------------------------------------------------------
+
+    async def create_bot(self, name: str) -> Bot:
+        """Org admins. The bot's token is in the answer only: `ParlourClient(url, token=...)`."""
+        response = await self._request("POST", f"{API}/bots", body={"name": name})
+        return Bot.model_validate_json(response.content)
+
+    async def list_bots(self) -> list[User]:
+        """Org admins: the organization's active bots."""
+        response = await self._request("GET", f"{API}/bots")
+        return _users.validate_json(response.content)
+
+    async def revoke_bot(self, user_id: str) -> None:
+        """Org admins: the bot's token stops working and its sockets close (4401)."""
+        await self._request("DELETE", f"{API}/bots/{user_id}")
+
+    async def create_incoming_webhook(self, room_id: str, name: str) -> IncomingWebhook:
+        """Room admins. The secret `url` is in the answer only."""
+        response = await self._request(
+            "POST", f"{API}/rooms/{room_id}/webhooks", body={"name": name}
+        )
+        return IncomingWebhook.model_validate_json(response.content)
+
+    async def list_incoming_webhooks(self, room_id: str) -> list[IncomingWebhook]:
+        """Room admins: the room's webhooks (without their URLs)."""
+        response = await self._request("GET", f"{API}/rooms/{room_id}/webhooks")
+        return _incoming_webhooks.validate_json(response.content)
+
+    async def revoke_webhook(self, webhook_id: str) -> None:
+        """A room admin of its room, or an org admin: its URL answers 404 from now on."""
+        await self._request("DELETE", f"{API}/webhooks/{webhook_id}")
+
+    async def create_outgoing_webhook(
+        self, url: str, events: Sequence[str], room_ids: Sequence[str] | None = None
+    ) -> OutgoingWebhook:
+        """Org admins: POST these event types (of these rooms, or of every room) to `url`. The
+        `secret` that signs the deliveries is in the answer only."""
+        body: dict[str, Any] = {"url": url, "events": list(events)}
+        if room_ids is not None:
+            body["room_ids"] = list(room_ids)
+        response = await self._request("POST", f"{API}/webhooks", body=body)
+        return OutgoingWebhook.model_validate_json(response.content)
+
+    async def list_outgoing_webhooks(self) -> list[OutgoingWebhook]:
+        """Org admins: the organization's outgoing webhooks and their last delivery."""
+        response = await self._request("GET", f"{API}/webhooks")
+        return _outgoing_webhooks.validate_json(response.content)
+
+    async def delete_outgoing_webhook(self, webhook_id: str) -> None:
+        """Org admins: no more deliveries (one in flight may still arrive)."""
+        await self._request("DELETE", f"{API}/webhooks/{webhook_id}")
 
     async def chat_profiles(self) -> list[ChatProfile]:
         response = await self._request("GET", f"{API}/reports/chat-profiles")

@@ -23,6 +23,7 @@ __all__ = [
     "ALLOWED_TAGS",
     "ALLOWED_URL_SCHEMES",
     "MentionIndex",
+    "linked_urls",
     "mentionable_text_runs",
     "render_markdown",
     "render_message",
@@ -303,3 +304,40 @@ def render_message(source: str, mentions: Mapping[str, str]) -> str:
 def render_markdown(source: str) -> str:
     """Render message Markdown to sanitized HTML; raw HTML in ``source`` is shown as text."""
     return render_message(source, {})
+
+
+# A bare http(s) URL in plain text: up to whitespace or a character that cannot end one unquoted.
+_BARE_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+_URL_TRAILERS = ".,;:!?'\"*_~"
+
+
+def _trim_url(url: str) -> str:
+    """Drops the sentence's punctuation after a URL, and a ")" that closes an aside rather
+    than the URL's own "(" (as GitHub's autolinks do)."""
+    while url and (
+        url[-1] in _URL_TRAILERS or (url[-1] == ")" and url.count(")") > url.count("("))
+    ):
+        url = url[:-1]
+    return url
+
+
+def linked_urls(source: str) -> Iterator[str]:
+    """The http(s) URLs of a message in reading order: link targets and bare URLs in plain
+    text; never those in code spans or code blocks (quoted there, not linked)."""
+    for block_token in _PARSER.parse(source):
+        if block_token.type != "inline" or not block_token.children:
+            continue
+        link_depth = 0
+        for token in block_token.children:
+            if token.type == "link_open":
+                link_depth += 1
+                href = str(token.attrs.get("href", ""))
+                if href.lower().startswith(("http://", "https://")):
+                    yield href
+            elif token.type == "link_close":
+                link_depth -= 1
+            elif token.type == "text" and link_depth == 0:
+                for match in _BARE_URL.finditer(token.content):
+                    url = _trim_url(match.group())
+                    if "://" in url and not url.endswith("://"):
+                        yield url

@@ -1,0 +1,1 @@
+"""Integrations (API.md, "Integrations"): bots, incoming and outgoing webhooks, link previews."""
