@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import select
 
-from parlour.storage.models import EmailOutbox, OwedEmail
 from parlour.client import ParlourClient
+from parlour.storage.models import EmailOutbox, OwedEmail
 from tests.away.conftest import DELAY_SECONDS, Mail, SmtpSink
 from tests.support import Member, OrgFactory, ServerProcess
 
