@@ -73,6 +73,9 @@ def demo_server(extra_env: Mapping[str, str] | None = None) -> Iterator[str]:
                 "PARLOUR_PRESENCE_GRACE_SECONDS": "0.5",
                 "PARLOUR_STREAM_POLL_SECONDS": "0.5",
                 "PARLOUR_LIMIT_LOGIN_FAILURES_PER_IP": "1000",
+                # Links posted by tests must never be fetched (a module that tests previews
+                # turns them on with its own allow-list through extra_env).
+                "PARLOUR_LINK_PREVIEWS": "false",
                 **(extra_env or {}),
             }
         )

@@ -237,6 +237,22 @@ describe('message.updated', () => {
     assert.equal(state.rooms.get('r1').unread_count, 1);
     assert.equal(state.unreadTotal, 1);
   });
+
+  test('previews filled after the send replace the loaded copy\'s, and the view is told', () => {
+    const m1 = msg('m1', 'r1', UNA, { content: 'see https://example.org', previews: [], label: 'CI' });
+    store.setRooms([room('r1', { last_message: m1, unread_count: 1 })]);
+    const b = loadedBucket('r1', [m1]);
+    const seen = listen('messages');
+    const previews = [{ url: 'https://example.org', title: 'Example', description: 'A page', image_url: null }];
+    twice({ type: 'message.updated', message: { ...m1, previews } });
+    assert.equal(b.list.length, 1);
+    assert.deepEqual(b.byId.get('m1').previews, previews);
+    assert.equal(b.list[0].label, 'CI');
+    assert.equal(b.list[0].edited_at, null); // a preview is not an edit
+    assert.deepEqual(state.rooms.get('r1').last_message.previews, previews);
+    assert.equal(state.rooms.get('r1').unread_count, 1);
+    assert.deepEqual(seen, ['r1', 'r1']);
+  });
 });
 
 describe('message.deleted', () => {

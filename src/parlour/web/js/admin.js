@@ -1,12 +1,13 @@
 // The Administration page (#/admin, organization admins only): the people of the organization,
 // deactivated ones included (GET /users?include_inactive=true), Create user, and Deactivate /
-// Reactivate per person (PATCH /users/{id} {"is_active"}). Bots and webhooks get their own sections
-// once the server has them (a later issue fills the marked slots).
+// Reactivate per person (PATCH /users/{id} {"is_active"}); then Bots and Outgoing webhooks
+// (integrations.js).
 
-import { h, nextId, avatar, fmtWhen } from './dom.js';
+import { h, nextId, avatar, botBadge, fmtWhen } from './dom.js';
 import { icon } from './icons.js';
 import { get, patch, post } from './api.js';
 import * as store from './store.js';
+import { botsSection, webhooksSection } from './integrations.js';
 
 function section(title, ...kids) {
   const id = nextId('sec');
@@ -112,7 +113,7 @@ export function adminPage(main) {
     const self = u.id === store.state.me.id;
     const error = errors.get(u.id);
     return h('tr', { 'data-user': u.id, class: u.is_active ? null : 'inactive' },
-      h('td', { class: 'who' }, avatar(u), h('span', { id: nameId }, u.full_name), self ? h('span', { class: 'muted' }, ' (you)') : null),
+      h('td', { class: 'who' }, avatar(u), h('span', { id: nameId }, u.full_name), botBadge(u), self ? h('span', { class: 'muted' }, ' (you)') : null),
       h('td', {}, u.email),
       h('td', {}, u.is_admin ? h('span', { class: 'tag' }, 'Admin') : 'Member'),
       h('td', {}, u.is_active ? 'Active' : h('span', { class: 'tag off-tag' }, 'Deactivated'),
@@ -146,6 +147,8 @@ export function adminPage(main) {
     again?.focus();
   }
   filter.addEventListener('input', render);
+  const bots = botsSection();
+  const hooks = webhooksSection();
 
   main.replaceChildren(h('div', { class: 'admin' },
     h('h1', {}, 'Administration'),
@@ -153,11 +156,8 @@ export function adminPage(main) {
       h('p', { class: 'hint' }, 'Deactivated people cannot log in; their messages stay. Reactivate them at any time.'),
       h('div', { class: 'filters' }, filter, summary), host),
     section('Create user', createForm),
-    // Slots a later issue fills: bots (POST /bots) and outgoing webhooks (POST /webhooks).
-    h('div', { class: 'admin-slot', id: 'admin-bots', 'data-slot': 'bots' }, section('Bots',
-      h('p', { class: 'hint' }, 'Bots are not available on this server yet.'))),
-    h('div', { class: 'admin-slot', id: 'admin-webhooks', 'data-slot': 'webhooks' }, section('Webhooks',
-      h('p', { class: 'hint' }, 'Webhooks are not available on this server yet.')))));
+    h('div', { class: 'admin-slot', id: 'admin-bots' }, bots.node),
+    h('div', { class: 'admin-slot', id: 'admin-webhooks' }, hooks.node)));
   load();
-  return () => { seq += 1; };
+  return () => { seq += 1; bots.destroy(); hooks.destroy(); };
 }

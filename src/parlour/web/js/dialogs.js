@@ -1,7 +1,7 @@
 // The "New" dialog (Direct / Group / Channel) and the suggestion list used by every people picker
 // (User, Members, adding group members, @mentions).
 
-import { h, nextId, debounce } from './dom.js';
+import { h, nextId, debounce, botBadge } from './dom.js';
 import { icon } from './icons.js';
 import { get, post } from './api.js';
 import * as store from './store.js';
@@ -78,7 +78,7 @@ export async function searchPeople(q, exclude = new Set()) {
     .filter((u) => u.id !== store.state.me.id && !exclude.has(u.id));
 }
 
-export const personLabel = (u) => [h('span', {}, u.full_name), ' ', h('span', { class: 'muted' }, u.email)];
+export const personLabel = (u) => [h('span', {}, u.full_name), botBadge(u), ' ', h('span', { class: 'muted' }, u.email)];
 
 /** When someone typed a name or email but did not pick a suggestion, accept one clear match. */
 async function resolveTyped(text, exclude) {

@@ -73,6 +73,14 @@ export function avatar(who, status) {
   return el;
 }
 
+/**
+ * "BOT" after a bot's name (a user with `is_bot`: an integration, not a person), or null. Screen
+ * readers hear "bot"; the letters are for the eye.
+ */
+export function botBadge(who) {
+  return who?.is_bot ? h('span', { class: 'badge-bot', 'aria-label': 'bot', role: 'img' }, 'BOT') : null;
+}
+
 /** Messages from one person within this many ms of the previous one share a header. */
 export const GROUP_MS = 5 * 60 * 1000;
 
@@ -83,6 +91,7 @@ export const GROUP_MS = 5 * 60 * 1000;
 export function continuesRun(prev, m) {
   if (!prev || !m || prev.system || m.system) return false;
   if (!prev.author?.id || prev.author.id !== m.author?.id) return false;
+  if ((prev.label || '') !== (m.label || '')) return false; // one webhook, two labels: two names
   const a = Date.parse(prev.created_at || '');
   const b = Date.parse(m.created_at || '');
   if (!a || !b || b - a < 0 || b - a >= GROUP_MS) return false;

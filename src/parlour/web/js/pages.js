@@ -1,7 +1,7 @@
 // Full pages reachable from the toolbar: Chat Rooms, Chat Messages, Chat Profile Report, Saved and
 // the global search results. Each render function fills `main` and returns a cleanup function.
 
-import { h, nextId, debounce, avatar, fmtWhen, STATUS_LABEL } from './dom.js';
+import { h, nextId, debounce, avatar, botBadge, fmtWhen, STATUS_LABEL } from './dom.js';
 import { get } from './api.js';
 import * as store from './store.js';
 import { startEdit, messageBody } from './roomview.js';
@@ -160,7 +160,7 @@ export function profilesPage(main, { openPerson }) {
       const roomId = p.direct_room_id || store.directRoomWith(p.user.id)?.id;
       const verb = roomId ? 'Open conversation' : 'Start conversation';
       return h('tr', {},
-        h('td', { class: 'who' }, avatar(store.user(p.user.id) || p.user, status), ' ', p.user.full_name),
+        h('td', { class: 'who' }, avatar(store.user(p.user.id) || p.user, status), ' ', p.user.full_name, botBadge(p.user)),
         h('td', {}, p.user.email),
         h('td', {}, STATUS_LABEL[status] || status || ''),
         h('td', {}, fullTime(live.last_seen_at || p.last_seen_at)),
@@ -210,7 +210,7 @@ export function savedPage(main) {
       h('article', { 'aria-labelledby': headId },
         h('div', { class: 'saved-head', id: headId },
           avatar((m.author && (store.user(m.author.id) || m.author)) || '?'),
-          h('span', {}, h('span', { class: 'author' }, m.author?.full_name || 'Unknown'),
+          h('span', {}, h('span', { class: 'author' }, m.label || m.author?.full_name || 'Unknown'), botBadge(m.label ? { is_bot: true } : m.author),
             h('span', { class: 'muted' }, ` in ${room} · ${fmtWhen(m.created_at)}`))),
         h('div', { class: 'saved-body' }, messageBody(m)),
         h('div', { class: 'row-actions' },
@@ -267,7 +267,7 @@ export function searchPage(main, q, { openPerson }) {
   fill(people, get('/users', { q, limit: 20 }).then((us) => us.filter((u) => u.id !== store.state.me.id)), (u) => {
     store.rememberUser(u);
     return h('li', {}, avatar(u, u.status), ' ',
-      h('button', { type: 'button', class: 'link', onclick: () => openPerson(u) }, u.full_name),
+      h('button', { type: 'button', class: 'link', onclick: () => openPerson(u) }, u.full_name), botBadge(u),
       h('span', { class: 'muted' }, ` ${u.email}`));
   });
   fill(messages, get('/messages', { q, limit: 30 }), (m) => h('li', { class: 'result-msg' },

@@ -36,7 +36,7 @@ function notifyMessage(m) {
   // Another tab of mine may be the one to tell (the one looked at, or the leader).
   if (!speaksFor(m.room_id)) return;
   const room = store.state.rooms.get(m.room_id);
-  const sender = m.author?.full_name || 'Someone';
+  const sender = m.label || m.author?.full_name || 'Someone'; // a webhook post goes by its label
   const where = room && room.type !== 'direct' ? store.roomName(room) : '';
   const mention = store.mentionsMe(m);
   const text = prefs.message_preview ? messagePreview(m) : mention ? 'Mentioned you' : 'New message';

@@ -3,7 +3,7 @@
 // between rows. A row shows its unread count, an "@N" badge for mentions of me, and a muted style
 // when the room's notifications are off.
 
-import { h, avatar, channelAvatar, fmtWhen, nextId, debounce } from './dom.js';
+import { h, avatar, botBadge, channelAvatar, fmtWhen, nextId, debounce } from './dom.js';
 import { messagePreview } from './msgtext.js';
 import { icon } from './icons.js';
 import { get } from './api.js';
@@ -82,9 +82,9 @@ export function mountRoomList(container, { onOpenRoom, onOpenPerson }) {
 
   function personRow(u) {
     return h('li', {}, h('button', {
-      type: 'button', class: 'row', 'aria-label': u.full_name, onclick: () => onOpenPerson(u),
+      type: 'button', class: 'row', 'aria-label': u.is_bot ? `${u.full_name} (bot)` : u.full_name, onclick: () => onOpenPerson(u),
     }, avatar(u, u.status),
-    h('span', { class: 'row-main' }, h('span', { class: 'name' }, u.full_name),
+    h('span', { class: 'row-main' }, h('span', { class: 'name' }, u.full_name, botBadge(u)),
       h('span', { class: 'preview' }, u.email))));
   }
 

@@ -3,7 +3,7 @@
 // The log is reconciled, not rebuilt: nodes of unchanged messages stay in place, which keeps the
 // scroll position, the focus and an open edit box intact while events stream in.
 
-import { h, nextId, avatar, fmtTime, fmtDay, fmtSize, STATUS_LABEL, fmtWhen, continuesRun } from './dom.js';
+import { h, nextId, avatar, botBadge, fmtTime, fmtDay, fmtSize, STATUS_LABEL, fmtWhen, continuesRun } from './dom.js';
 import { icon } from './icons.js';
 import { roomAvatar } from './roomlist.js';
 import { api, del, patch, post } from './api.js';
@@ -17,6 +17,8 @@ import { mountPins } from './pins.js';
 import { mountThread } from './thread.js';
 import * as receipts from './receipts.js';
 import { markMentions } from './msgtext.js';
+import { previewCards } from './previews.js';
+import { webhookSection } from './roomhooks.js';
 
 const enc = encodeURIComponent;
 // Touch screens have no hover: a tap on a message focuses it, which shows its actions.
@@ -109,7 +111,8 @@ export function messageKit(roomId, { rerender, onReply = null, onOpenThread = nu
     const adminKey = room && store.isAdmin(room) ? 'a' : '';
     const marks = `${m.pinned}|${store.isSaved(m.id)}|${JSON.stringify(m.reactions || [])}|${JSON.stringify(m.thread || null)}`;
     const pic = (m.author && (store.user(m.author.id) || m.author).avatar_url) || '';
-    return `${m.edited_at}|${m.deleted}|${m.html}|${adminKey}|${marks}|${pic}`;
+    const extras = `${m.label || ''}|${JSON.stringify(m.previews || [])}`; // a label, previews arriving later
+    return `${m.edited_at}|${m.deleted}|${m.html}|${adminKey}|${marks}|${pic}|${extras}`;
   }
 
   /**
@@ -130,7 +133,7 @@ export function messageKit(roomId, { rerender, onReply = null, onOpenThread = nu
     const room = store.state.rooms.get(roomId);
     const mine = m.author?.id === store.state.me.id;
     const slot = h('div', { class: 'msg-body' }, pending ? h('div', { class: 'body pre' }, m.content) : messageBody(m),
-      attachmentList(m.attachments));
+      attachmentList(m.attachments), pending ? null : previewCards(m));
     const actions = h('div', { class: 'msg-actions' });
     let tools = null;
     if (pending) {
@@ -154,16 +157,27 @@ export function messageKit(roomId, { rerender, onReply = null, onOpenThread = nu
     // A continued run shows no avatar or name; its time sits in the gutter, shown on hover/focus.
     const head = grouped
       ? [h('span', { class: 'gutter-time' }, time), marks.some(Boolean) ? h('div', { class: 'msg-head' }, marks) : null]
-      : [h('div', { class: 'msg-head' }, h('span', { class: 'author' }, m.author?.full_name || 'Unknown'), ' ', time, marks)];
+      : [h('div', { class: 'msg-head' }, authorName(m, author), ' ', time, marks)];
     return h('li', {
       class: `msg${mine ? ' mine' : ''}${grouped ? ' grouped' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${m.pinned && !m.deleted ? ' pinned' : ''}`,
       'data-id': m.id || '', tabindex: noHover.matches && tools ? '-1' : null,
     },
-    grouped ? null : avatar(author || '?'),
+    // A webhook post under a label: the label's initials (the bot's picture if it has one).
+    grouped ? null : avatar(m.label && !author?.avatar_url ? m.label : author || '?'),
     h('div', { class: 'msg-main' },
       head,
       slot, reactionChips(m), pending ? null : threadSummary(m), actions),
     tools);
+  }
+
+  /**
+   * The name over a message: its author's, with BOT for a bot; an incoming webhook's post shows
+   * its label (Slack's `username`) instead, still marked BOT (the author is the webhook's bot).
+   */
+  function authorName(m, author) {
+    const bot = m.label ? { is_bot: true } : author || m.author;
+    return [h('span', { class: 'author', title: m.label ? `${m.label} (via ${m.author?.full_name || 'a webhook'})` : null },
+      m.label || m.author?.full_name || 'Unknown'), botBadge(bot)];
   }
 
   /** "2 replies" under a root: who took part (initials, names for screen readers) and when. */
@@ -546,8 +560,9 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
       });
       parts.push(h('div', { class: 'inline' }, h('label', { for: addId }, 'Add people'), addInput, sug.list));
     }
-    parts.push(h('h3', {}, 'People'), memberList, manageError,
-      h('button', { type: 'button', class: 'danger', onclick: leave }, 'Leave'));
+    parts.push(h('h3', {}, 'People'), memberList, manageError);
+    if (admin) parts.push(webhookSection(roomId)); // incoming webhooks: the room's admins (roomhooks.js)
+    parts.push(h('button', { type: 'button', class: 'danger leave-btn', onclick: leave }, 'Leave'));
     manage.replaceChildren(...parts);
     renderMembers();
   }
@@ -571,7 +586,7 @@ export function mountRoomView(container, roomId, { onBack, onLeft }) {
       const me = u.id === store.state.me.id;
       return h('li', { 'data-user': u.id },
         avatar(store.user(u.id) || u, u.status),
-        h('span', { class: 'grow', id: nameId }, u.full_name, me ? h('span', { class: 'muted' }, ' (you)') : null),
+        h('span', { class: 'grow', id: nameId }, u.full_name, botBadge(store.user(u.id) || u), me ? h('span', { class: 'muted' }, ' (you)') : null),
         isAdminMember ? h('span', { class: 'tag' }, 'admin') : null,
         // Group and channel admins: Make admin / Remove admin (the last admin cannot step down: 422).
         admin ? h('button', {
