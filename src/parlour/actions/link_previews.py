@@ -16,7 +16,6 @@ pass, which previews the new links).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from datetime import timedelta
@@ -35,6 +34,7 @@ from parlour.services import Services
 from parlour.storage import messages as message_queries
 from parlour.storage.models import LinkPreview, Room
 from parlour.storage.writer import WriteContext
+from parlour.tasks import cancel_and_wait
 
 log = logging.getLogger("parlour.previews")
 
@@ -94,11 +94,7 @@ class LinkPreviews:
             log.warning("link preview queue full: message=%s left without previews", message_id)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         await self._http.aclose()
 

@@ -10,7 +10,6 @@ A failing pass is logged and retried at the next tick: nothing it had not commit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from py_vapid import Vapid02
 
 from parlour.away import consumer, digests, mailer, pusher, secrets
 from parlour.services import Services
+from parlour.tasks import cancel_and_wait
 
 log = logging.getLogger("parlour.notify")
 
@@ -90,11 +90,7 @@ class AwayNotifier:
                 await asyncio.sleep(poll)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self._http is not None:
             await self._http.aclose()

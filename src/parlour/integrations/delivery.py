@@ -6,7 +6,8 @@ renews it with every delivery and lets it go when caught up or when the receiver
 webhook's `position` is its durable cursor in the event stream (the stream is the queue): it
 moves, by compare-and-set, past an event only once the receiver answered 2xx for it, so
 delivery is in stream order and at least once across crashes and restarts; the receiver
-dedupes by `cursor`.
+dedupes by `cursor`. It is recorded every CHECKPOINT_EVERY deliveries or CHECKPOINT_SECONDS
+and when a pass ends, not per event: a crash re-delivers at most those.
 
 One event per POST: the simplest order to reason about for a receiver, and a failure names the
 event it failed on. A failure (no answer in time, a refused connection, any status but 2xx,
@@ -43,6 +44,7 @@ from parlour.outbound import OutboundRefused, check_url, parse_networks, pinned_
 from parlour.services import Services
 from parlour.storage.models import Event, OutgoingWebhook
 from parlour.storage.writer import WriteContext
+from parlour.tasks import cancel_and_wait
 
 log = logging.getLogger("parlour.webhooks")
 
@@ -51,6 +53,10 @@ log = logging.getLogger("parlour.webhooks")
 POST_TIMEOUT = 5.0
 LEASE_SECONDS = 30.0
 BATCH = 100
+# A pass records its position (and renews its lease) after this many deliveries or seconds,
+# and when it ends: not a write per event.
+CHECKPOINT_EVERY = 25
+CHECKPOINT_SECONDS = 5.0
 ERROR_CHARS = 300
 
 
@@ -252,13 +258,19 @@ async def deliver_once(
     if webhook is None:
         return 0
     delivered = 0
+    # Delivered but not yet recorded: a crash re-delivers these (at least once), and the
+    # writer is spared a transaction per event.
+    unrecorded = webhook.position
+    last: Outcome | None = None
+    loop = asyncio.get_running_loop()
+    checkpoint_due = loop.time() + CHECKPOINT_SECONDS
     while True:
         async with services.db.read_session() as session:
             head = await stream.current_position(session)
             rows = (
                 await session.execute(
                     matching_events(webhook.org_id, webhook.events, webhook.room_ids)
-                    .where(Event.id > webhook.position, Event.id <= head)
+                    .where(Event.id > unrecorded, Event.id <= head)
                     .order_by(Event.id)
                     .limit(BATCH)
                 )
@@ -267,7 +279,7 @@ async def deliver_once(
             event = stream.StoredEvent(
                 row.id, row.org_id, row.room_id, row.user_id, row.type, row.payload
             )
-            outcome = await _post(services, http, webhook, event.frame(services.epoch))
+            outcome = last = await _post(services, http, webhook, event.frame(services.epoch))
             if not outcome.delivered:
                 log.warning(
                     "webhook %s: event %d not delivered (%s); retrying later",
@@ -275,29 +287,33 @@ async def deliver_once(
                     event.id,
                     outcome.error,
                 )
+                # What was delivered before it is recorded with the failure (at least once).
                 await record_attempt(
                     services,
                     webhook,
                     owner,
-                    position=webhook.position,
+                    position=unrecorded,
                     outcome=outcome,
                     release=True,
                 )
                 return delivered
-            if not await record_attempt(
-                services, webhook, owner, position=event.id, outcome=outcome, release=False
-            ):
-                return delivered  # deleted, or the lease lapsed and another process has it
-            webhook = _moved(webhook, event.id)
             delivered += 1
+            unrecorded = event.id
+            if delivered % CHECKPOINT_EVERY == 0 or loop.time() >= checkpoint_due:
+                if not await record_attempt(
+                    services, webhook, owner, position=event.id, outcome=outcome, release=False
+                ):
+                    return delivered  # deleted, or the lease lapsed and another process has it
+                webhook = _moved(webhook, event.id)
+                checkpoint_due = loop.time() + CHECKPOINT_SECONDS
         if len(rows) < BATCH:
             # Caught up with the head: past the events it does not receive too, and let go.
             await record_attempt(
                 services,
                 webhook,
                 owner,
-                position=max(head, webhook.position),
-                outcome=None,
+                position=max(head, unrecorded),
+                outcome=last,
                 release=True,
             )
             return delivered
@@ -360,13 +376,8 @@ class WebhookDeliverer:
             log.error("webhook %s pass failed", webhook_id, exc_info=task.exception())
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._loop_task, *self._passes.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            # A pass that failed was logged when it ended.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # A pass that failed was logged when it ended (`_finished`).
+        await cancel_and_wait(t for t in (self._loop_task, *self._passes.values()) if t is not None)
         self._loop_task = None
         self._passes.clear()
         with contextlib.suppress(Exception):
