@@ -8,18 +8,17 @@ uvicorn's access log and in our own error log lines.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
 from parlour.actions import incoming_webhooks as hook_actions
-from parlour.actions.context import Actor
 from parlour.api.deps import AUTH_ERRORS, BODY_ERRORS, CurrentActor, ServicesDep, error_responses
 from parlour.api.id_check import ID_MAX_CHARS, RoomIdPath
 from parlour.api.throttle import KeyedBuckets
 from parlour.config import Limits
-from parlour.errors import RateLimited
+from parlour.errors import NotFound, RateLimited
+from parlour.integrations import outgoing
 from parlour.schemas import (
     CreateIncomingWebhookIn,
     IdOut,
@@ -30,11 +29,6 @@ from parlour.schemas import (
 from parlour.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
-
-# `DELETE /webhooks/{id}` names incoming and outgoing webhooks alike (API.md): an id that is no
-# incoming webhook goes to this, if the outgoing side set it (else 404).
-OtherDelete = Callable[[Services, Actor, str], Awaitable[None]]
-OTHER_WEBHOOK_DELETE: OtherDelete | None = None
 
 WebhookIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX_CHARS)]
 
@@ -94,12 +88,11 @@ async def list_webhooks(
 async def revoke_webhook(
     webhook_id: WebhookIdPath, actor: CurrentActor, services: ServicesDep
 ) -> Response:
-    if OTHER_WEBHOOK_DELETE is not None and not await hook_actions.is_incoming_webhook(
-        services, webhook_id
-    ):
-        await OTHER_WEBHOOK_DELETE(services, actor, webhook_id)
-    else:
+    """Incoming and outgoing webhooks alike (API.md): their ids are of one kind, never equal."""
+    if await hook_actions.is_incoming_webhook(services, webhook_id):
         await hook_actions.do_revoke_webhook(services, actor, webhook_id)
+    elif not await outgoing.delete_outgoing_webhook(services, actor, webhook_id):
+        raise NotFound("No such webhook.", code="webhook_not_found")
     return Response(status_code=204)
 
 
