@@ -3,7 +3,8 @@ listed, their token or secret shown once, revoked), a room's Incoming webhooks i
 a webhook's post arriving live under its label with the BOT badge, and link preview cards.
 
 Messages here carry no links: the previews are served to the page by the test (the server's
-fetcher is tested elsewhere), so the test server never looks anything up.
+fetcher is tested in tests/previews/, and end to end in the browser in test_link_previews_live.py),
+so the test server never looks anything up.
 
 Every request goes to the test's own server on 127.0.0.1 (httpx for what a CI job or a bot would
 send). First in the file: the screenshots under docs/screenshots/."""
@@ -140,12 +141,20 @@ def with_previews(page: Page, room: Room, previews: dict[str, list[dict[str, Any
     page.route(PICTURE_URL, lambda route: route.fulfill(body=PICTURE, content_type="image/png"))
 
 
-def preview_of(url: str = "https://docs.example.org/releases/2.0") -> list[Any]:
+# Shown in the docs' screenshots: plain words (test_preview_cards passes markup to prove it
+# stays text).
+PLAIN_DESCRIPTION = "Faster sync, bots and webhooks, and a new look."
+MARKUP_DESCRIPTION = "Faster sync, <b>bots</b> and webhooks, and a new look."
+
+
+def preview_of(
+    url: str = "https://docs.example.org/releases/2.0", description: str = PLAIN_DESCRIPTION
+) -> list[Any]:
     return [
         {
             "url": url,
             "title": "Release 2.0 — what changed",
-            "description": "Faster sync, <b>bots</b> and webhooks, and a new look.",
+            "description": description,
             "image_url": PICTURE_URL,
         }
     ]
@@ -466,7 +475,8 @@ def test_preview_cards(person: Person, web: httpx.Client) -> None:
             "image_url": "http://b.example/insecure.png",
         }
     ]
-    with_previews(ada, room, {first_id: preview_of(), second_id: plain})
+    marked_up = preview_of(description=MARKUP_DESCRIPTION)
+    with_previews(ada, room, {first_id: marked_up, second_id: plain})
     box = open_room(ada, room)
 
     card = message(box, "See").locator(".link-card")
@@ -474,9 +484,8 @@ def test_preview_cards(person: Person, web: httpx.Client) -> None:
     expect(link).to_have_attribute("href", "https://docs.example.org/releases/2.0")
     expect(link).to_have_attribute("target", "_blank")
     expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
-    expect(card.locator(".link-desc")).to_have_text(
-        "Faster sync, <b>bots</b> and webhooks, and a new look."
-    )
+    expect(card.locator(".link-desc")).to_have_text(MARKUP_DESCRIPTION)  # as text, not markup
+    expect(card.locator(".link-desc b")).to_have_count(0)
     image = card.locator("img")
     expect(image).to_have_attribute("referrerpolicy", "no-referrer")
     expect(image).to_have_attribute("loading", "lazy")
