@@ -185,8 +185,15 @@ def test_links_open_safely(source: str, href: str, text: str) -> None:
     assert f">{text}</a>" in html
 
 
-def test_bare_urls_are_not_linkified() -> None:
-    assert render_markdown("see https://example.com") == "<p>see https://example.com</p>\n"
+def test_bare_urls_with_their_scheme_are_links() -> None:
+    assert render_markdown("see https://example.com/a?b=1.") == (
+        '<p>see <a href="https://example.com/a?b=1" target="_blank"'
+        ' rel="noopener noreferrer nofollow">https://example.com/a?b=1</a>.</p>\n'
+    )
+    # Only with a scheme it allows: no guesses from words joined by a dot, nothing else linked.
+    for text in ("see example.com", "www.example.com", "ada@example.com", "ftp://example.com/x"):
+        assert "<a " not in render_markdown(text), text
+    assert "<a " not in render_markdown("`https://example.com` in code")
 
 
 @pytest.mark.parametrize(

@@ -248,8 +248,12 @@ def _highlight_mentions(state: StateCore) -> None:
 
 
 def _build_parser() -> MarkdownIt:
-    parser = _Parser("commonmark", {"html": False, "linkify": False}, renderer_cls=_Renderer)
-    parser.enable(["table", "strikethrough"])
+    # linkify: a bare URL is a link, as every chat makes it; only with its scheme written
+    # (fuzzy "example.com" or e-mail guesses would link ordinary words joined by a dot).
+    parser = _Parser("commonmark", {"html": False, "linkify": True}, renderer_cls=_Renderer)
+    parser.enable(["table", "strikethrough", "linkify"])
+    assert parser.linkify is not None
+    parser.linkify.set({"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
     # After text_join, so escapes and entities are already merged into whole text runs.
     parser.core.ruler.after("text_join", "parlour_mentions", _highlight_mentions)
     return parser
@@ -281,7 +285,7 @@ def _is_plain_sentence(source: str) -> bool:
     Such a line skips the parser (most messages; a tenth of a send's cost): the result is what
     the full path gives, which tests/unit/test_markdown.py checks on generated lines.
     """
-    return _PLAIN_LINE.fullmatch(source) is not None
+    return "://" not in source and _PLAIN_LINE.fullmatch(source) is not None  # (a URL links)
 
 
 def render_message(source: str, mentions: Mapping[str, str]) -> str:
