@@ -54,7 +54,9 @@ def profiled(ctx: BenchContext, pid: int, name: str) -> Iterator[None]:
     OUT.mkdir(parents=True, exist_ok=True)
     raw = OUT / f"profile-{name}.txt"
     process = subprocess.Popen(
-        [binary, "record", "-p", str(pid), "-r", "200", "--format", "raw", "-o", str(raw)],
+        # --subprocesses: `parlour serve` runs a worker process per core.
+        [binary, "record", "-p", str(pid), "--subprocesses", "-r", "200"]
+        + ["--format", "raw", "-o", str(raw)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

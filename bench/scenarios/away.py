@@ -42,6 +42,7 @@ from sqlalchemy import insert
 from tests.support import Org, OrgFactory, free_port, org_factory
 
 from bench.common import BenchContext, Row, median, percentile
+from bench.profiling import profiled
 from bench.scenarios._support import CHEAP_HASHER, instrumented_server, main
 from parlour.ids import new_id
 from parlour.storage.models import PushSubscription, User
@@ -320,24 +321,26 @@ async def _flood(
         acked[away[index].user_id] = time.monotonic()
         ctx.progress.advance(setup)
 
-    cpu_before = _cpu_seconds(cpu)
-    live_task = asyncio.create_task(_live_latency(org, 4.0))
-    flood_start = time.monotonic()
-    for start in range(0, n, 50):
-        await asyncio.gather(*(send(i) for i in range(start, min(n, start + 50))))
-    flood_seconds = time.monotonic() - flood_start
-    live_ms = await live_task
-    push_ms: list[float] = []
-    mail_s: list[float] = []
-    if push_port is not None:
-        await asyncio.to_thread(pushes.wait_for, {m.user_id for m in away}, 120)
-        await asyncio.to_thread(mails.wait_for, {m.email for m in away}, 120 + DELAY_SECONDS)
-        push_ms = [(pushes.times[uid] - acked[uid]) * 1000 for uid in acked]
-        mail_s = [mails.times[m.email] - (acked[m.user_id] + DELAY_SECONDS) for m in away]
-    else:
-        # As long as the notified run waits for its e-mails: the idle time costs the same.
-        await asyncio.sleep(DELAY_SECONDS + 1.0)
-    return _Run(_cpu_seconds(cpu) - cpu_before, flood_seconds, live_ms, push_ms, mail_s)
+    name = "away-notified" if push_port is not None else "away-quiet"
+    with profiled(ctx, cpu.pid, name):
+        cpu_before = _cpu_seconds(cpu)
+        live_task = asyncio.create_task(_live_latency(org, 4.0))
+        flood_start = time.monotonic()
+        for start in range(0, n, 50):
+            await asyncio.gather(*(send(i) for i in range(start, min(n, start + 50))))
+        flood_seconds = time.monotonic() - flood_start
+        live_ms = await live_task
+        push_ms: list[float] = []
+        mail_s: list[float] = []
+        if push_port is not None:
+            await asyncio.to_thread(pushes.wait_for, {m.user_id for m in away}, 120)
+            await asyncio.to_thread(mails.wait_for, {m.email for m in away}, 120 + DELAY_SECONDS)
+            push_ms = [(pushes.times[uid] - acked[uid]) * 1000 for uid in acked]
+            mail_s = [mails.times[m.email] - (acked[m.user_id] + DELAY_SECONDS) for m in away]
+        else:
+            # As long as the notified run waits for its e-mails: the idle time costs the same.
+            await asyncio.sleep(DELAY_SECONDS + 1.0)
+        return _Run(_cpu_seconds(cpu) - cpu_before, flood_seconds, live_ms, push_ms, mail_s)
 
 
 def _cpu_seconds(server: psutil.Process) -> float:

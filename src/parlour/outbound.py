@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -89,6 +90,29 @@ async def _getaddrinfo(host: str, port: int) -> list[str]:
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
     )
     return [str(info[4][0]) for info in infos]
+
+
+class CachedResolver:
+    """A resolver that remembers each name's addresses for `seconds`: pushes go to a handful of
+    push services, each push a lookup on a worker thread otherwise. Safe for the guard: what it
+    returns is checked like a fresh answer, and the connection goes to the checked address."""
+
+    def __init__(self, seconds: float, resolve: Resolver = _getaddrinfo, size: int = 256) -> None:
+        self._seconds = seconds
+        self._resolve = resolve
+        self._size = size
+        self._known: dict[tuple[str, int], tuple[float, list[str]]] = {}
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        now = time.monotonic()
+        known = self._known.get((host, port))
+        if known is not None and known[0] > now:
+            return known[1]
+        addresses = await self._resolve(host, port)
+        if len(self._known) >= self._size:
+            self._known.clear()  # many names: start again rather than grow
+        self._known[(host, port)] = (now + self._seconds, addresses)
+        return addresses
 
 
 async def check_url(

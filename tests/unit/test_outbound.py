@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from parlour.outbound import OutboundRefused, check_url, parse_networks, pinned_url
+from parlour.outbound import (
+    CachedResolver,
+    OutboundRefused,
+    check_url,
+    parse_networks,
+    pinned_url,
+)
 
 PUBLIC_V4 = "93.184.216.34"
 PUBLIC_V6 = "2606:2800:220:1:248:1893:25c8:1946"
@@ -126,3 +132,27 @@ async def test_allowed_networks_pass_plain_http_and_only_them() -> None:
     # A name answering an allowed and a private address is refused too.
     with pytest.raises(OutboundRefused):
         await check_url("http://mixed.test/", allowed, resolve=resolver("127.0.0.1", "10.0.0.1"))
+
+
+async def test_a_cached_resolver_asks_once_per_name_and_its_answers_are_still_checked() -> None:
+    asked: list[str] = []
+    answers = {"push.example": [PUBLIC_V4], "inside.example": ["10.0.0.7"]}
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return answers[host]
+
+    cached = CachedResolver(60.0, resolve)
+    for _ in range(3):
+        checked = await check_url("https://push.example/send/1", resolve=cached)
+        assert checked.address == PUBLIC_V4
+    assert asked == ["push.example"]
+    for _ in range(2):  # a remembered private answer is refused every time, like a fresh one
+        with pytest.raises(OutboundRefused):
+            await check_url("https://inside.example/x", resolve=cached)
+    assert asked == ["push.example", "inside.example"]
+
+    expired = CachedResolver(0.0, resolve)  # nothing is remembered past its time
+    await expired("push.example", 443)
+    await expired("push.example", 443)
+    assert asked[-2:] == ["push.example", "push.example"]

@@ -23,7 +23,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from sqlalchemy import delete, or_, select, update
 
-from parlour.outbound import OutboundRefused, check_url, parse_networks, pinned_url
+from parlour.outbound import (
+    CachedResolver,
+    OutboundRefused,
+    check_url,
+    parse_networks,
+    pinned_url,
+)
 from parlour.services import Services
 from parlour.storage.models import PushOutbox, PushSubscription
 from parlour.storage.writer import WriteContext
@@ -34,10 +40,14 @@ CLAIM = timedelta(seconds=60)
 GIVE_UP_AFTER = timedelta(hours=24)
 MAX_BACKOFF = timedelta(minutes=10)
 PER_PASS = 200
-CONCURRENT = 32
+CONCURRENT = 8
 POST_TIMEOUT = 5.0
 # How long a push service keeps a push for a device that is offline (RFC 8030 TTL).
 TTL_SECONDS = 24 * 3600
+
+
+# Push services are few and their names stable: looked up once a minute, not once per push.
+_RESOLVE = CachedResolver(60.0)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -196,7 +206,7 @@ async def _post(
     settings = services.settings
     try:
         checked = await check_url(
-            subscription.endpoint, parse_networks(settings.outbound_allow_networks)
+            subscription.endpoint, parse_networks(settings.outbound_allow_networks), _RESOLVE
         )
     except OutboundRefused as refused:
         log.warning("push refused subscription=%s: %s", subscription.id, refused)
