@@ -1,5 +1,6 @@
-"""The echo bot of docs/integrations.md (examples/echo_bot.py) runs against a real server: it
-answers a person's message, and ignores its own answers and system lines."""
+"""The echo bot of docs/integrations.md and the SDK's README (examples/echo_bot.py) runs
+against a real server: it answers a person's message, and ignores its own answers and system
+lines."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.support import Org
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "echo_bot.py"
 DOC = ROOT / "docs" / "integrations.md"
+SDK_README = ROOT / "src" / "parlour" / "client" / "README.md"
 
 
 def load_example() -> ModuleType:
@@ -28,11 +30,12 @@ def load_example() -> ModuleType:
     return module
 
 
-def test_the_doc_shows_the_example_as_it_is() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
+@pytest.mark.parametrize("doc", [DOC, SDK_README], ids=["integrations", "sdk-readme"])
+def test_the_docs_show_the_example_as_it_is(doc: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.DOTALL)
     code = EXAMPLE.read_text()
     body = code[code.index("import asyncio") :]
-    assert body in blocks, "docs/integrations.md's echo bot differs from examples/echo_bot.py"
+    assert body in blocks, f"{doc.name}'s echo bot differs from examples/echo_bot.py"
 
 
 async def test_the_echo_bot_answers(
