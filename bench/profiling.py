@@ -53,10 +53,10 @@ def profiled(ctx: BenchContext, pid: int, name: str) -> Iterator[None]:
         return
     OUT.mkdir(parents=True, exist_ok=True)
     raw = OUT / f"profile-{name}.txt"
+    # --subprocesses: `parlour serve` runs a worker process per core.
+    command = [binary, "record", "-p", str(pid), "--subprocesses", "-r", "200", "--format", "raw"]
     process = subprocess.Popen(
-        # --subprocesses: `parlour serve` runs a worker process per core.
-        [binary, "record", "-p", str(pid), "--subprocesses", "-r", "200"]
-        + ["--format", "raw", "-o", str(raw)],
+        [*command, "-o", str(raw)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
