@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlour.away.owed import NewMessage, Recipient, reason_owed
 from parlour.errors import Conflict
 from parlour.events import stream
+from parlour.schemas import Preferences
 from parlour.services import Services
 from parlour.storage.models import (
     Membership,
@@ -256,13 +257,14 @@ async def _people(session: AsyncSession, user_ids: set[str]) -> dict[str, Person
             User.id.in_(list(user_ids))
         )
     ):
-        prefs = row.preferences or {}
+        # Stored preferences hold what the person changed: the rest are the schema's defaults.
+        prefs = Preferences.model_validate(row.preferences or {})
         found[row.id] = Person(
             row.id,
             row.full_name,
             row.is_active,
-            prefs.get("email_notifications", "direct_and_mentions") != "never",
-            bool(prefs.get("message_preview", True)),
+            prefs.email_notifications != "never",
+            prefs.message_preview,
             bool(row.is_bot),
         )
     return found

@@ -138,13 +138,3 @@ export function fmtSize(n) {
 
 export const STATUS_LABEL = { online: 'Online', away: 'Away', busy: 'Busy', offline: 'Offline' };
 
-/** Plain-text preview of a message for lists and pop-ups (never rendered as HTML). */
-export function previewText(m) {
-  if (!m) return '';
-  if (m.deleted) return 'Message deleted';
-  if (m.system) return `${m.author?.full_name || 'Someone'} ${m.content || ''}`.trim();
-  const text = (m.content || '').replace(/\s+/g, ' ').trim();
-  if (text) return text.length > 140 ? `${text.slice(0, 139)}…` : text;
-  if (m.attachments?.length) return `Attachment: ${m.attachments[0].filename}`;
-  return '';
-}
