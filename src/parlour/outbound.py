@@ -47,6 +47,14 @@ class Checked:
     address: str
     path: str  # path and query, as the request line sends them
 
+    @property
+    def host_header(self) -> str:
+        """The Host header (and the origin's authority): the name, an IPv6 literal bracketed,
+        with the port unless it is the scheme's own."""
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return name if self.port == default else f"{name}:{self.port}"
+
 
 def _embedded(address: IPAddress) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 one stands for (mapped ::ffff:a.b.c.d, NAT64, 6to4), if any."""

@@ -156,3 +156,19 @@ async def test_a_cached_resolver_asks_once_per_name_and_its_answers_are_still_ch
     await expired("push.example", 443)
     await expired("push.example", 443)
     assert asked[-2:] == ["push.example", "push.example"]
+
+
+async def test_the_host_header_names_the_host_brackets_ipv6_and_drops_the_scheme_port() -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return [PUBLIC_V4]
+
+    cases = {
+        "https://push.example/x": "push.example",
+        "https://push.example:8443/x": "push.example:8443",
+        "http://127.0.0.2/x": "127.0.0.2",
+        "http://127.0.0.2:443/x": "127.0.0.2:443",  # 443 is https's, not http's
+        "http://[::1]:8080/x": "[::1]:8080",
+    }
+    for url, host in cases.items():
+        allowed = parse_networks(["127.0.0.0/8", "::1/128"])
+        assert (await check_url(url, allowed, resolve)).host_header == host, url

@@ -211,11 +211,9 @@ async def _post(
     except OutboundRefused as refused:
         log.warning("push refused subscription=%s: %s", subscription.id, refused)
         return "refused"
-    origin = f"{checked.scheme}://{checked.host}" + (
-        "" if checked.port in (80, 443) else f":{checked.port}"
-    )
+    origin = f"{checked.scheme}://{checked.host_header}"
     headers = {
-        "Host": checked.host if checked.port in (80, 443) else f"{checked.host}:{checked.port}",
+        "Host": checked.host_header,
         "TTL": str(TTL_SECONDS),
         "Content-Encoding": "aes128gcm",
         "Content-Type": "application/octet-stream",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 from dataclasses import dataclass
@@ -230,8 +231,7 @@ async def _post(
                 raise OutboundRefused(f"{checked.host!r} is outside PARLOUR_WEBHOOK_NETWORKS.")
         except OutboundRefused as refused:
             return Outcome(None, f"refused: {refused}"[:ERROR_CHARS])
-        host = f"[{checked.host}]" if ":" in checked.host else checked.host
-        headers["Host"] = host if checked.port in (80, 443) else f"{host}:{checked.port}"
+        headers["Host"] = checked.host_header
         url = pinned_url(checked)
         extensions["sni_hostname"] = checked.host
     try:
@@ -320,16 +320,8 @@ async def deliver_once(
 
 
 def _moved(webhook: Webhook, position: int) -> Webhook:
-    return Webhook(
-        webhook.id,
-        webhook.org_id,
-        webhook.url,
-        webhook.secret,
-        webhook.events,
-        webhook.room_ids,
-        position,
-        0,
-    )
+    """As recorded after a success: at `position`, no failures in a row."""
+    return dataclasses.replace(webhook, position=position, attempts=0)
 
 
 class WebhookDeliverer:

@@ -226,9 +226,8 @@ async def _check(url: str, allowed: Sequence[IPNetwork], resolve: Resolver | Non
 
 
 def _headers(checked: Checked) -> dict[str, str]:
-    default_port = 443 if checked.scheme == "https" else 80
     return {
-        "Host": checked.host if checked.port == default_port else f"{checked.host}:{checked.port}",
+        "Host": checked.host_header,
         "Accept": "text/html",
         "Accept-Encoding": "identity",
         "User-Agent": USER_AGENT,
