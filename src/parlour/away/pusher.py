@@ -15,16 +15,18 @@ import base64
 import logging
 import os
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import aiohttp
 import http_ece
-import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from parlour.outbound import (
     CachedResolver,
+    IPNetwork,
     OutboundRefused,
     check_url,
     parse_networks,
@@ -45,6 +47,14 @@ POST_TIMEOUT = 5.0
 # How long a push service keeps a push for a device that is offline (RFC 8030 TTL).
 TTL_SECONDS = 24 * 3600
 
+
+_OUTBOX = PushOutbox.metadata.tables["push_outbox"]
+_DELETE_PUSH = delete(_OUTBOX).where(_OUTBOX.c.id == bindparam("pid"))
+_RETRY_PUSH = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("pid"))
+    .values(attempts=bindparam("tries"), next_attempt_at=bindparam("next"), claimed_until=None)
+)
 
 # Push services are few and their names stable: looked up once a minute, not once per push.
 _RESOLVE = CachedResolver(60.0)
@@ -132,7 +142,19 @@ async def _claim(services: Services, now: datetime) -> list[tuple[int, str, str,
     return await services.writer.run(job)
 
 
-async def send_due_pushes(services: Services, key: Vapid02, http: httpx.AsyncClient) -> int:
+def push_session() -> aiohttp.ClientSession:
+    """The HTTP client pushes go through: aiohttp, a sixth of httpx's CPU per post (the bench's
+    flood: ~0.2 ms against ~1.2 ms). No proxy from the environment, no cookies kept, at most
+    CONCURRENT connections, and each request goes to the address the guard checked."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=CONCURRENT),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+        auto_decompress=False,
+    )
+
+
+async def send_due_pushes(services: Services, key: Vapid02, http: aiohttp.ClientSession) -> int:
     """Post what is due, concurrently; how many the push services took."""
     now = services.clock.now()
     claimed = await _claim(services, now)
@@ -148,10 +170,11 @@ async def send_due_pushes(services: Services, key: Vapid02, http: httpx.AsyncCli
         }
     # At most CONCURRENT posts at a time: a flood must not open hundreds of connections at once.
     gate = asyncio.Semaphore(CONCURRENT)
+    allowed = parse_networks(services.settings.outbound_allow_networks)
 
     async def post(subscription: PushSubscription | None, payload: str) -> str:
         async with gate:
-            return await _post(services, key, http, subscription, payload)
+            return await _post(services, key, http, allowed, subscription, payload)
 
     results = await asyncio.gather(
         *(post(subscriptions.get(sub_id), payload) for _, sub_id, payload, _, _ in claimed),
@@ -167,20 +190,22 @@ async def send_due_pushes(services: Services, key: Vapid02, http: httpx.AsyncCli
     done = services.clock.now()
     gone = {row[1] for row, outcome in zip(claimed, outcomes, strict=True) if outcome == "gone"}
 
+    finished: list[dict[str, object]] = []
+    retried: list[dict[str, object]] = []
+    for (push_id, _, _, attempts, created), outcome in zip(claimed, outcomes, strict=True):
+        if outcome in {"sent", "gone", "refused"} or done - created > GIVE_UP_AFTER:
+            finished.append({"pid": push_id})
+        else:
+            retried.append(
+                {"pid": push_id, "tries": attempts + 1, "next": done + backoff(attempts + 1)}
+            )
+
     async def job(ctx: WriteContext) -> None:
-        for (push_id, _, _, attempts, created), outcome in zip(claimed, outcomes, strict=True):
-            if outcome in {"sent", "gone", "refused"} or done - created > GIVE_UP_AFTER:
-                await ctx.session.execute(delete(PushOutbox).where(PushOutbox.id == push_id))
-            else:
-                await ctx.session.execute(
-                    update(PushOutbox)
-                    .where(PushOutbox.id == push_id)
-                    .values(
-                        attempts=attempts + 1,
-                        next_attempt_at=done + backoff(attempts + 1),
-                        claimed_until=None,
-                    )
-                )
+        # One executemany each: a flood's pass marks 200 pushes in two statements, not 200.
+        if finished:
+            await ctx.session.execute(_DELETE_PUSH, finished)
+        if retried:
+            await ctx.session.execute(_RETRY_PUSH, retried)
         if gone:
             await ctx.session.execute(
                 delete(PushOutbox).where(PushOutbox.subscription_id.in_(list(gone)))
@@ -196,7 +221,8 @@ async def send_due_pushes(services: Services, key: Vapid02, http: httpx.AsyncCli
 async def _post(
     services: Services,
     key: Vapid02,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
+    allowed: Sequence[IPNetwork],
     subscription: PushSubscription | None,
     payload: str,
 ) -> str:
@@ -205,9 +231,7 @@ async def _post(
         return "gone"
     settings = services.settings
     try:
-        checked = await check_url(
-            subscription.endpoint, parse_networks(settings.outbound_allow_networks), _RESOLVE
-        )
+        checked = await check_url(subscription.endpoint, allowed, _RESOLVE)
     except OutboundRefused as refused:
         log.warning("push refused subscription=%s: %s", subscription.id, refused)
         return "refused"
@@ -222,21 +246,24 @@ async def _post(
     }
     body = encrypt(payload.encode(), subscription.p256dh, subscription.auth)
     try:
-        response = await http.post(
+        async with http.post(
             pinned_url(checked),
-            content=body,
+            data=body,
             headers=headers,
-            extensions={"sni_hostname": checked.host},
-            timeout=POST_TIMEOUT,
-        )
-    except httpx.HTTPError as exc:
+            server_hostname=checked.host if checked.scheme == "https" else None,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT),
+        ) as response:
+            status = response.status
+            await response.read()  # a push service answers with a short body, if any
+    except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("push failed subscription=%s error=%s", subscription.id, type(exc).__name__)
         return "retry"
-    if response.status_code in (404, 410):
+    if status in (404, 410):
         log.info("push subscription gone subscription=%s", subscription.id)
         return "gone"
-    if response.is_success:
-        log.info("push sent subscription=%s status=%d", subscription.id, response.status_code)
+    if 200 <= status < 300:
+        log.info("push sent subscription=%s status=%d", subscription.id, status)
         return "sent"
-    log.warning("push failed subscription=%s status=%d", subscription.id, response.status_code)
+    log.warning("push failed subscription=%s status=%d", subscription.id, status)
     return "retry"

@@ -14,7 +14,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 
-import httpx
+import aiohttp
 from py_vapid import Vapid02
 
 from parlour.away import consumer, digests, mailer, pusher, secrets
@@ -40,7 +40,7 @@ class AwayNotifier:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._tasks: list[asyncio.Task[None]] = []
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._vapid: Vapid02 | None = None
 
     @property
@@ -57,9 +57,8 @@ class AwayNotifier:
             self._tasks.append(asyncio.create_task(self._loop("digests", due)))
             send = functools.partial(mailer.send_due_emails, services, smtp)
             self._tasks.append(asyncio.create_task(self._loop("mailer", send)))
-        # Pushes are never followed across redirects and never reuse a connection's address
-        # for another name: a plain client, with the guard deciding each address.
-        self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        # Pushes are never followed across redirects; the guard decides each address.
+        self._http = pusher.push_session()
         self._tasks.append(asyncio.create_task(self._loop("pusher", self._push)))
 
     async def _consume(self) -> int:
@@ -93,5 +92,5 @@ class AwayNotifier:
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
             self._http = None
