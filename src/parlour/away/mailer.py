@@ -30,7 +30,7 @@ log = logging.getLogger("parlour.notify")
 
 CLAIM = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=10)
-PER_PASS = 20
+PER_PASS = 100
 SMTP_TIMEOUT = 10.0
 
 
