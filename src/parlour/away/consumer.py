@@ -11,6 +11,7 @@ writer job only inserts and moves the position, so sends wait behind it for micr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -43,6 +44,8 @@ log = logging.getLogger("parlour.notify")
 CONSUMER = "away"
 BATCH = 500
 PREVIEW_CHARS = 200
+# Live delivery shares the event loop: deciding yields to it every this many messages.
+YIELD_EVERY = 50
 
 
 class _Overtaken(Conflict):
@@ -196,7 +199,9 @@ async def _decide(
     now = services.clock.now()
     emails: list[dict[str, object]] = []
     pushes: list[dict[str, object]] = []
-    for message in messages:
+    for index, message in enumerate(messages):
+        if index and index % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # a batch's decisions are not one long stretch of the loop
         room_type, room_name = rooms[message.room_id]
         roster = members[message.room_id]
         author = authors.get(message.author_id)
