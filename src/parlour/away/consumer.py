@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlour.away.owed import NewMessage, Recipient, reason_owed
 from parlour.errors import Conflict
 from parlour.events import stream
+from parlour.leases import Lease
 from parlour.schemas import Preferences
 from parlour.services import Services
 from parlour.storage.models import (
@@ -90,8 +91,9 @@ def preview(content: str) -> str:
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
-async def consume_once(services: Services, *, email_on: bool) -> int:
-    """Handle the next batch of events; the number read (0: caught up)."""
+async def consume_once(services: Services, lease: Lease, *, email_on: bool) -> int:
+    """Handle the next batch of events; the number read (0: caught up, or another process
+    holds the lease and reads them)."""
     async with services.db.read_session() as session:
         position = await _position(session)
         if position is None:
@@ -100,6 +102,9 @@ async def consume_once(services: Services, *, email_on: bool) -> int:
         events = await stream.fetch_after(session, position, BATCH)
         if not events:
             return 0
+    if not await lease.hold():
+        return 0
+    async with services.db.read_session() as session:
         ids = [
             orjson.loads(e.payload)["message"]["id"] for e in events if e.type == "message.created"
         ]

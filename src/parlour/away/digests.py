@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlour.away.consumer import preview
 from parlour.away.secrets import unsubscribe_key, unsubscribe_token
 from parlour.ids import new_id
+from parlour.leases import Lease
 from parlour.schemas import Preferences
 from parlour.services import Services
 from parlour.storage.models import (
@@ -102,7 +103,7 @@ class _Draft:
     message: str
 
 
-async def send_due_digests(services: Services) -> int:
+async def send_due_digests(services: Services, lease: Lease) -> int:
     """Write the digests now due into the outbox, all in one job; how many were written.
 
     Composing an e-mail costs more than the rest of a digest together: it is done first,
@@ -110,7 +111,7 @@ async def send_due_digests(services: Services) -> int:
     the job re-reads both inside the write order and keeps a draft only if nothing changed."""
     now = services.clock.now()
     due = await due_people(services, now)
-    if not due:
+    if not due or not await lease.hold():
         return 0
     key = await unsubscribe_key(services)  # before the job: it may write, jobs cannot nest
     held = [uid for uid in due if services.presence.is_connected(uid)]

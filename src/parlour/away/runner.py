@@ -18,6 +18,8 @@ import aiohttp
 from py_vapid import Vapid02
 
 from parlour.away import consumer, digests, mailer, pusher, secrets
+from parlour.ids import new_id
+from parlour.leases import Lease
 from parlour.services import Services
 from parlour.tasks import cancel_and_wait
 
@@ -39,6 +41,10 @@ def _log_decisions() -> None:
 class AwayNotifier:
     def __init__(self, services: Services) -> None:
         self._services = services
+        # One process at a time reads the stream and writes digests (parlour/leases.py).
+        owner = new_id()
+        self._consumer_lease = Lease(services, "away.consumer", owner)
+        self._digests_lease = Lease(services, "away.digests", owner)
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
         self._vapid: Vapid02 | None = None
@@ -53,7 +59,7 @@ class AwayNotifier:
         self._tasks.append(asyncio.create_task(self._loop("consumer", self._consume)))
         if self.email_on:
             smtp = mailer.parse_smtp_url(services.settings.smtp_url)
-            due = functools.partial(digests.send_due_digests, services)
+            due = functools.partial(digests.send_due_digests, services, self._digests_lease)
             self._tasks.append(asyncio.create_task(self._loop("digests", due)))
             send = functools.partial(mailer.send_due_emails, services, smtp)
             self._tasks.append(asyncio.create_task(self._loop("mailer", send)))
@@ -63,9 +69,11 @@ class AwayNotifier:
 
     async def _consume(self) -> int:
         read = total = 0
-        while (read := await consumer.consume_once(self._services, email_on=self.email_on)) >= (
-            consumer.BATCH
-        ):
+        while (
+            read := await consumer.consume_once(
+                self._services, self._consumer_lease, email_on=self.email_on
+            )
+        ) >= consumer.BATCH:
             total += read
         return total + read
 
@@ -91,6 +99,11 @@ class AwayNotifier:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
+        for lease in (self._consumer_lease, self._digests_lease):
+            try:
+                await lease.release()
+            except Exception:  # stopping anyway: the lease expires on its own
+                log.warning("could not let go of a lease", exc_info=True)
         if self._http is not None:
             await self._http.close()
             self._http = None

@@ -398,6 +398,18 @@ class StreamConsumer(Base):
     position: Mapped[int] = mapped_column(BigInteger)
 
 
+class Lease(Base):
+    """Background work that one process at a time does (the away consumer, the digests): held
+    by `owner` (a process) until `until`, renewed while it works, let go when it stops; a
+    process that died holding it is outlived by the expiry."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class OwedEmail(Base):
     """A message someone away is owed an e-mail about, until a digest covers it or it is read."""
 
