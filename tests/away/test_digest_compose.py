@@ -12,10 +12,11 @@ from email.message import EmailMessage
 from types import SimpleNamespace
 from typing import cast
 
-from parlour.away.digests import Line, Reader, compose, written
+from parlour.away.consumer import Person
+from parlour.away.digests import Line, compose, written
 from parlour.services import Services
 
-READER = Reader("u1", "Bea Away", "bea@example.com", True, True, True)
+READER = Person("u1", "Bea Away", "bea@example.com", True, True, True)
 
 
 def services(mail_from: str = "Parlour <parlour@example.com>") -> Services:

@@ -56,8 +56,11 @@ class _Overtaken(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class Person:
+    """Someone who may be owed a notification, as the consumer and the digests read them."""
+
     user_id: str
     full_name: str
+    email: str
     active: bool
     wants_email: bool
     message_preview: bool
@@ -191,8 +194,8 @@ async def _decide(
             )
         ):
             followers[root_id][follower_id] = since_seq
-    people = await _people(session, {uid for ms in members.values() for uid, _ in ms})
-    authors = await _people(session, {m.author_id for m in messages})
+    people = await people_by_id(session, {uid for ms in members.values() for uid, _ in ms})
+    authors = await people_by_id(session, {m.author_id for m in messages})
     subscriptions: dict[str, list[str]] = defaultdict(list)
     for subscriber_id, subscription_id in await session.execute(
         select(PushSubscription.user_id, PushSubscription.id).where(
@@ -258,20 +261,21 @@ async def _decide(
     return emails, pushes
 
 
-async def _people(session: AsyncSession, user_ids: set[str]) -> dict[str, Person]:
+async def people_by_id(session: AsyncSession, user_ids: set[str]) -> dict[str, Person]:
     if not user_ids:
         return {}
     found = {}
     for row in await session.execute(
-        select(User.id, User.full_name, User.is_active, User.preferences, User.is_bot).where(
-            User.id.in_(list(user_ids))
-        )
+        select(
+            User.id, User.full_name, User.email, User.is_active, User.preferences, User.is_bot
+        ).where(User.id.in_(list(user_ids)))
     ):
         # Stored preferences hold what the person changed: the rest are the schema's defaults.
         prefs = Preferences.model_validate(row.preferences or {})
         found[row.id] = Person(
             row.id,
             row.full_name,
+            row.email,
             row.is_active,
             prefs.email_notifications != "never",
             prefs.message_preview,

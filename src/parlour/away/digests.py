@@ -28,11 +28,10 @@ from urllib.parse import quote
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parlour.away.consumer import preview
+from parlour.away.consumer import Person, people_by_id, preview
 from parlour.away.secrets import unsubscribe_key, unsubscribe_token
 from parlour.ids import new_id
 from parlour.leases import Lease
-from parlour.schemas import Preferences
 from parlour.services import Services
 from parlour.storage.models import (
     EmailOutbox,
@@ -80,18 +79,6 @@ async def due_people(services: Services, now: datetime) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class Reader:
-    """Who a digest is for, as the digest job reads them."""
-
-    user_id: str
-    full_name: str
-    email: str
-    active: bool
-    wants_email: bool
-    message_preview: bool
-
-
-@dataclass(frozen=True, slots=True)
 class _Draft:
     """A digest composed before the write order, and what it was composed from: used as it is
     when the job finds the same owed rows and the same unread messages, composed again there
@@ -124,7 +111,7 @@ async def send_due_digests(services: Services, lease: Lease) -> int:
             owed, readers, unread = await _owed_and_unread(session, ready)
         for user_id, seqs in owed.items():
             reader, lines = readers.get(user_id), unread.get(user_id, [])
-            if reader is not None and lines:
+            if reader is not None and reader.active and reader.wants_email and lines:
                 drafts[user_id] = _draft(services, reader, seqs, lines, key)
                 await asyncio.sleep(0)  # a hundred e-mails are not one long stretch of the loop
     job = functools.partial(
@@ -136,7 +123,7 @@ async def send_due_digests(services: Services, lease: Lease) -> int:
 
 
 def _draft(
-    services: Services, reader: Reader, owed: list[int], lines: list[Line], key: bytes
+    services: Services, reader: Person, owed: list[int], lines: list[Line], key: bytes
 ) -> _Draft:
     if not reader.message_preview:
         lines = [replace(line, text="") for line in lines]
@@ -147,29 +134,14 @@ def _draft(
 
 async def _owed_and_unread(
     session: AsyncSession, user_ids: list[str]
-) -> tuple[dict[str, list[int]], dict[str, Reader], dict[str, list[Line]]]:
+) -> tuple[dict[str, list[int]], dict[str, Person], dict[str, list[Line]]]:
     """Each person's owed message numbers, who they are, and which owed messages are unread."""
     owed: dict[str, list[int]] = {}
     for user_id, seq in await session.execute(
         select(OwedEmail.user_id, OwedEmail.message_seq).where(OwedEmail.user_id.in_(user_ids))
     ):
         owed.setdefault(user_id, []).append(seq)
-    readers = {}
-    for row in await session.execute(
-        select(User.id, User.full_name, User.email, User.is_active, User.preferences).where(
-            User.id.in_(list(owed))
-        )
-    ):
-        # Stored preferences hold what the person changed: the rest are the schema's defaults.
-        prefs = Preferences.model_validate(row.preferences or {})
-        readers[row.id] = Reader(
-            row.id,
-            row.full_name,
-            row.email,
-            bool(row.is_active),
-            prefs.email_notifications != "never",
-            prefs.message_preview,
-        )
+    readers = await people_by_id(session, set(owed))
     return owed, readers, await _still_unread(session, owed)
 
 
@@ -210,7 +182,7 @@ async def _digests(
 
     ready = [uid for uid in ready if may_send(uid)]
     owed: dict[str, list[int]] = {}
-    readers: dict[str, Reader] = {}
+    readers: dict[str, Person] = {}
     unread: dict[str, list[Line]] = {}
     if ready:
         owed, readers, unread = await _owed_and_unread(session, ready)
@@ -327,7 +299,7 @@ def written(message: Message_) -> str:
 
 
 def compose(
-    services: Services, user: Reader, lines: list[Line], outbox_id: str, key: bytes
+    services: Services, user: Person, lines: list[Line], outbox_id: str, key: bytes
 ) -> Message_:
     """The digest: a plain-text and an HTML part (everything in it escaped), links to the rooms,
     and a one-click unsubscribe (RFC 8058) that needs no login.
