@@ -44,6 +44,8 @@ MAX_BACKOFF = timedelta(minutes=10)
 PER_PASS = 200
 CONCURRENT = 8
 POST_TIMEOUT = 5.0
+# The most of a push service's answer read (an endpoint is a URL a user chose).
+ANSWER_LIMIT = 64 * 1024
 # How long a push service keeps a push for a device that is offline (RFC 8030 TTL).
 TTL_SECONDS = 24 * 3600
 
@@ -255,7 +257,11 @@ async def _post(
             timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT),
         ) as response:
             status = response.status
-            await response.read()  # a push service answers with a short body, if any
+            length = response.content_length
+            if length is not None and length <= ANSWER_LIMIT:
+                await response.read()  # the connection goes back to the pool for the next push
+            else:
+                response.close()  # a push service answers briefly: anything else is not read
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("push failed subscription=%s error=%s", subscription.id, type(exc).__name__)
         return "retry"
