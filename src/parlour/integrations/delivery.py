@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
+import aiohttp
 from sqlalchemy import or_, select, update
 
 from parlour import __version__
@@ -41,7 +41,14 @@ from parlour.integrations.outgoing import (
     matching_events,
     signature,
 )
-from parlour.outbound import OutboundRefused, check_url, parse_networks, pinned_url
+from parlour.outbound import (
+    OutboundRefused,
+    check_url,
+    client_session,
+    finish,
+    parse_networks,
+    pinned_url,
+)
 from parlour.services import Services
 from parlour.storage.models import Event, OutgoingWebhook
 from parlour.storage.writer import WriteContext
@@ -49,6 +56,8 @@ from parlour.tasks import cancel_and_wait
 
 log = logging.getLogger("parlour.webhooks")
 
+# Webhooks delivered at once by one process (each pass posts one event at a time).
+CONNECTIONS = 32
 # A POST gets this long in all (connecting, sending, the answer): well inside the lease, so a
 # lease can only lapse while its holder is stuck, not while it waits for a receiver.
 POST_TIMEOUT = 5.0
@@ -211,7 +220,7 @@ async def _load(services: Services, webhook_id: str) -> Webhook | None:
 
 
 async def _post(
-    services: Services, http: httpx.AsyncClient, webhook: Webhook, body: bytes
+    services: Services, http: aiohttp.ClientSession, webhook: Webhook, body: bytes
 ) -> Outcome:
     url = webhook.url
     headers = {
@@ -220,7 +229,7 @@ async def _post(
         SIGNATURE_HEADER: signature(webhook.secret, body),
         WEBHOOK_HEADER: webhook.id,
     }
-    extensions: dict[str, Any] = {}
+    server_hostname: str | None = None
     networks = parse_networks(services.settings.webhook_networks)
     if networks:
         # Confined by the operator: every address the name stands for must be in a network,
@@ -233,22 +242,29 @@ async def _post(
             return Outcome(None, f"refused: {refused}"[:ERROR_CHARS])
         headers["Host"] = checked.host_header
         url = pinned_url(checked)
-        extensions["sni_hostname"] = checked.host
+        server_hostname = checked.host if checked.scheme == "https" else None
     try:
-        async with asyncio.timeout(POST_TIMEOUT):
-            response = await http.post(url, content=body, headers=headers, extensions=extensions)
+        async with http.post(
+            url,
+            data=body,
+            headers=headers,
+            server_hostname=server_hostname,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT),
+        ) as response:
+            status, reason = response.status, response.reason or ""
+            await finish(response)
     except TimeoutError:
         return Outcome(None, f"no answer within {POST_TIMEOUT:g} s")
-    except httpx.HTTPError as exc:
+    except (aiohttp.ClientError, ValueError) as exc:
         return Outcome(None, f"{type(exc).__name__}: {exc}"[:ERROR_CHARS])
-    if response.is_success:
-        return Outcome(response.status_code, None)
-    reason = response.reason_phrase or ""
-    return Outcome(response.status_code, f"HTTP {response.status_code} {reason}".strip())
+    if 200 <= status < 300:
+        return Outcome(status, None)
+    return Outcome(status, f"HTTP {status} {reason}".strip())
 
 
 async def deliver_once(
-    services: Services, http: httpx.AsyncClient, webhook_id: str, owner: str
+    services: Services, http: aiohttp.ClientSession, webhook_id: str, owner: str
 ) -> int:
     """One pass over one webhook: take its lease, deliver what is waiting in order until caught
     up or a delivery fails, let go. The number of events delivered."""
@@ -335,11 +351,11 @@ class WebhookDeliverer:
         self.owner = new_id()
         self._loop_task: asyncio.Task[None] | None = None
         self._passes: dict[str, asyncio.Task[int]] = {}
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
 
     def start(self) -> None:
         # No redirects followed (a 3xx is a failed delivery) and no proxy from the environment.
-        self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self._http = client_session(CONNECTIONS)
         self._loop_task = asyncio.create_task(self._loop())
 
     async def _loop(self) -> None:
@@ -376,5 +392,5 @@ class WebhookDeliverer:
             # Let another process take over now instead of when the leases lapse.
             await release_leases(self._services, self.owner)
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
             self._http = None
