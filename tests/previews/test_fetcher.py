@@ -11,12 +11,17 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
 import parlour.outbound
 from parlour.integrations import previews
-from parlour.integrations.previews import clean_text, fetch_preview, links_to_preview
+from parlour.integrations.previews import (
+    clean_text,
+    fetch_preview,
+    links_to_preview,
+    preview_session,
+)
 from parlour.outbound import Checked, OutboundRefused, parse_networks
 from tests.previews.conftest import PAGE_HOST, LocalListener, PageServer
 
@@ -43,10 +48,8 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        follow_redirects=False, trust_env=False, limits=httpx.Limits(max_keepalive_connections=0)
-    ) as client:
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with preview_session() as client:  # the server's own client
         yield client
 
 
@@ -58,7 +61,7 @@ def resolver(answers: dict[str, str]) -> Any:
 
 
 async def test_open_graph_tags_and_their_fallbacks(
-    pages: PageServer, http: httpx.AsyncClient, connections: list[str]
+    pages: PageServer, http: aiohttp.ClientSession, connections: list[str]
 ) -> None:
     preview = await fetch_preview(http, pages.url("/og/direct"), allowed=ALLOWED)
     assert preview == {
@@ -78,7 +81,7 @@ async def test_open_graph_tags_and_their_fallbacks(
 
 
 async def test_what_gives_no_preview(
-    pages: PageServer, http: httpx.AsyncClient, connections: list[str]
+    pages: PageServer, http: aiohttp.ClientSession, connections: list[str]
 ) -> None:
     for path in ("/text/x", "/big/x", "/missing/x", "/hop/4/x"):
         assert await fetch_preview(http, pages.url(path), allowed=ALLOWED) is None, path
@@ -93,7 +96,7 @@ async def test_what_gives_no_preview(
 
 
 async def test_a_slow_page_gives_up_at_the_timeout(
-    pages: PageServer, http: httpx.AsyncClient, connections: list[str]
+    pages: PageServer, http: aiohttp.ClientSession, connections: list[str]
 ) -> None:
     assert (
         await fetch_preview(http, pages.url("/slow/direct"), allowed=ALLOWED, seconds=0.5) is None
@@ -104,7 +107,7 @@ async def test_a_slow_page_gives_up_at_the_timeout(
 async def test_a_redirect_to_a_loopback_address_is_refused_before_any_socket_opens(
     pages: PageServer,
     local_listener: LocalListener,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     connections: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -141,7 +144,7 @@ async def test_a_redirect_to_a_loopback_address_is_refused_before_any_socket_ope
 )
 async def test_an_image_url_is_kept_only_if_https_and_its_host_passes_the_guard(
     pages: PageServer,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     connections: list[str],
     image: str,
     kept: bool,
@@ -164,7 +167,7 @@ async def test_an_image_url_is_kept_only_if_https_and_its_host_passes_the_guard(
     "answer", ["10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "fd00::1", "::1"]
 )
 async def test_a_name_resolving_to_a_private_address_is_refused_without_a_socket(
-    http: httpx.AsyncClient, connections: list[str], answer: str
+    http: aiohttp.ClientSession, connections: list[str], answer: str
 ) -> None:
     resolve = resolver({"intranet.test": answer})
     for url in ("https://intranet.test/", "http://intranet.test/"):

@@ -21,14 +21,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from parlour.actions.present import messages_out
 from parlour.events import stream
 from parlour.events.types import MessageUpdated
-from parlour.integrations.previews import fetch_preview, links_to_preview
+from parlour.integrations.previews import fetch_preview, links_to_preview, preview_session
 from parlour.outbound import parse_networks
 from parlour.services import Services
 from parlour.storage import messages as message_queries
@@ -76,13 +75,7 @@ class LinkPreviews:
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(QUEUE_SIZE)
         self._in_flight: dict[str, asyncio.Future[Preview | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        # Redirects are followed by hand (each Location passes the guard), and no connection is
-        # kept: a pooled connection to one address must not serve another name.
-        self._http = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_keepalive_connections=0),
-        )
+        self._http = preview_session()
         self.fetches = 0  # pages fetched by this process (tests and logs)
 
     def submit(self, message_id: str, content: str) -> None:
@@ -96,7 +89,7 @@ class LinkPreviews:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks = []
-        await self._http.aclose()
+        await self._http.close()
 
     async def _work(self) -> None:
         while True:
