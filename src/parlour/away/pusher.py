@@ -29,7 +29,6 @@ from parlour.outbound import (
     IPNetwork,
     OutboundRefused,
     check_url,
-    client_session,
     finish,
     parse_networks,
     pinned_url,
@@ -142,10 +141,6 @@ async def _claim(services: Services, now: datetime) -> list[tuple[int, str, str,
         return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
     return await services.writer.run(job)
-
-
-def push_session() -> aiohttp.ClientSession:
-    return client_session(CONCURRENT)
 
 
 async def send_due_pushes(services: Services, key: Vapid02, http: aiohttp.ClientSession) -> int:

@@ -20,6 +20,7 @@ from py_vapid import Vapid02
 from parlour.away import consumer, digests, mailer, pusher, secrets
 from parlour.ids import new_id
 from parlour.leases import Lease
+from parlour.outbound import client_session
 from parlour.services import Services
 from parlour.tasks import cancel_and_wait
 
@@ -64,7 +65,7 @@ class AwayNotifier:
             send = functools.partial(mailer.send_due_emails, services, smtp)
             self._tasks.append(asyncio.create_task(self._loop("mailer", send)))
         # Pushes are never followed across redirects; the guard decides each address.
-        self._http = pusher.push_session()
+        self._http = client_session(pusher.CONCURRENT)
         self._tasks.append(asyncio.create_task(self._loop("pusher", self._push)))
 
     async def _consume(self) -> int:
