@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+import orjson
+from sqlalchemy import bindparam, select, update
 
 from parlour.actions import threads
 from parlour.actions.context import Actor
-from parlour.actions.present import attachment_out, messages_out, user_out
-from parlour.actions.revocation import revoked_sessions, session_revoked
+from parlour.actions.present import attachment_out, avatar_url, messages_out
+from parlour.actions.revocation import session_revoked
 from parlour.clock import iso
 from parlour.domain.markdown import render_message
 from parlour.domain.mentions import MentionCandidate, find_mentions
@@ -34,8 +35,9 @@ from parlour.ids import new_id
 from parlour.schemas import MessageOut, UserOut
 from parlour.services import Services
 from parlour.storage.coalesce import Coalescer
-from parlour.storage.models import Attachment, Membership, Message, Room, User
-from parlour.storage.pairs import pair_in
+from parlour.storage.hot import HotQuery
+from parlour.storage.models import Attachment, Membership, Message, User
+from parlour.storage.write_driver import WriteDriver, insert_rows, statement
 from parlour.storage.writer import WriteContext
 
 
@@ -74,8 +76,9 @@ async def store_sends(
     services: Services, ctx: WriteContext, requests: Sequence[SendRequest]
 ) -> list[SendResult | BaseException]:
     outcomes: list[SendResult | BaseException | None] = [None] * len(requests)
-    revoked = await revoked_sessions(ctx.session, {r.actor.session_id for r in requests})
-    earlier = await _earlier_copies(services, ctx, requests)
+    driver = await ctx.driver()
+    revoked = await _revoked(driver, {r.actor.session_id for r in requests})
+    earlier = await _earlier_copies(services, ctx, driver, requests)
     fresh: list[int] = []
     first_of_key: dict[tuple[str, str], int] = {}
     for index, request in enumerate(requests):
@@ -91,7 +94,7 @@ async def store_sends(
                 first_of_key[key] = index
             fresh.append(index)
 
-    authors = await _members_sending(ctx, [requests[i] for i in fresh])
+    authors = await _members_sending(services, driver, [requests[i] for i in fresh])
     allowed = []
     for index in fresh:
         request = requests[index]
@@ -132,40 +135,86 @@ async def store_sends(
     return answered
 
 
+def _grouped(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """(a, b) pairs as (a, [b, ...]) groups, in a stable order: `a = ? AND b IN (...)` per group
+    is an index search on both databases (storage/pairs.py says why not a row-value IN)."""
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for first, second in pairs:
+        grouped[first].add(second)
+    return [(first, sorted(grouped[first])) for first in sorted(grouped)]
+
+
+def _pairs_statement(
+    template: str, condition: str, groups: list[tuple[str, list[str]]]
+) -> tuple[HotQuery, list[str]]:
+    """`template` with its `{where}` the OR of `condition` (two `?`, the second an IN list) per
+    group, and the bound values in order."""
+    where = " OR ".join([f"({condition})"] * len(groups))
+    query = statement(template.replace("{where}", where), *(len(seconds) for _, seconds in groups))
+    return query, [value for first, seconds in groups for value in (first, *seconds)]
+
+
+_REVOKED = "SELECT id FROM sessions WHERE revoked_at IS NOT NULL AND id IN ({})"
+
+
+async def _revoked(driver: WriteDriver, session_ids: Collection[str]) -> set[str]:
+    """Those of the senders' sessions revoked by now (read in the batch's own transaction)."""
+    ids = sorted(session_ids)
+    if not ids:
+        return set()
+    return {row[0] for row in await driver.fetch(statement(_REVOKED, len(ids)), *ids)}
+
+
 async def _earlier_copies(
-    services: Services, ctx: WriteContext, requests: Sequence[SendRequest]
+    services: Services, ctx: WriteContext, driver: WriteDriver, requests: Sequence[SendRequest]
 ) -> dict[tuple[str, str], MessageOut]:
     """Messages already stored under a request's (sender, client_id): the send was a retry."""
-    keys = {(r.actor.user_id, r.client_id) for r in requests if r.client_id}
-    if not keys:
+    groups = _grouped((r.actor.user_id, r.client_id) for r in requests if r.client_id)
+    if not groups:
         return {}
-    rows = list(
-        await ctx.session.scalars(
-            select(Message).where(pair_in(Message.author_id, Message.client_id, keys))
-        )
+    query, args = _pairs_statement(
+        "SELECT seq FROM messages WHERE {where}", "author_id = ? AND client_id IN ({})", groups
     )
+    seqs = [row[0] for row in await driver.fetch(query, *args)]
+    if not seqs:
+        return {}  # the usual batch: no retries
+    rows = list(await ctx.session.scalars(select(Message).where(Message.seq.in_(seqs))))
     views = await messages_out(ctx.session, rows, services.presence)
     return {(m.author_id, m.client_id or ""): view for m, view in zip(rows, views, strict=True)}
 
 
+_MEMBERS_SENDING = """SELECT ms.room_id, r.org_id, u.id, u.email, u.full_name, u.status,
+    u.is_admin, u.is_active, u.last_seen_at, u.avatar_version, u.is_bot
+FROM memberships ms JOIN rooms r ON r.id = ms.room_id JOIN users u ON u.id = ms.user_id
+WHERE ms.end_event_id IS NULL AND u.is_active = true AND ({where})"""
+
+
 async def _members_sending(
-    ctx: WriteContext, requests: Sequence[SendRequest]
-) -> dict[tuple[str, str, str], User]:
-    """(room, sender, org) → sender, for each sender who is now a member of that room."""
-    pairs = {(r.room_id, r.actor.user_id) for r in requests}
-    if not pairs:
+    services: Services, driver: WriteDriver, requests: Sequence[SendRequest]
+) -> dict[tuple[str, str, str], UserOut]:
+    """(room, sender, org) → how the sender is shown, for each sender who is now a member of
+    that room."""
+    groups = _grouped((r.room_id, r.actor.user_id) for r in requests)
+    if not groups:
         return {}
-    rows = await ctx.session.execute(
-        select(Membership.room_id, Room.org_id, User)
-        .join(Room, Room.id == Membership.room_id)
-        .join(User, User.id == Membership.user_id)
-        .where(
-            pair_in(Membership.room_id, Membership.user_id, pairs),
-            Membership.end_event_id.is_(None),
-            User.is_active.is_(True),
-        )
+    query, args = _pairs_statement(
+        _MEMBERS_SENDING, "ms.room_id = ? AND ms.user_id IN ({})", groups
     )
-    return {(room_id, user.id, org_id): user for room_id, org_id, user in rows}
+    found: dict[tuple[str, str, str], UserOut] = {}
+    for room_id, org_id, user_id, *shown in await driver.fetch(query, *args):
+        email, full_name, status, is_admin, is_active, last_seen_at, avatar, is_bot = shown
+        found[(room_id, user_id, org_id)] = UserOut(
+            id=user_id,
+            email=email,
+            full_name=full_name,
+            status=services.presence.status(user_id, status),  # an active user (the query)
+            is_admin=bool(is_admin),
+            is_active=bool(is_active),
+            last_seen_at=driver.iso(last_seen_at),
+            avatar_url=avatar_url(user_id, avatar),
+            is_bot=bool(is_bot),
+        )
+    return found
 
 
 async def _claim_attachments(
@@ -218,69 +267,111 @@ async def mention_candidates(
     return candidates
 
 
+@dataclass(frozen=True, slots=True)
+class _NewMessage:
+    id: str
+    room_id: str
+    author: UserOut
+    content: str
+    html: str
+    mentions: list[str]
+    client_id: str | None
+    has_attachments: bool
+    reply_to: str | None
+    system: dict[str, Any] | None
+    label: str | None
+
+    def values(self, stored_at: Any) -> tuple[Any, ...]:
+        """The row's values in `_MESSAGE_COLUMNS` order (JSON as its text on both databases,
+        `null` included, as SQLAlchemy's JSON type writes it)."""
+        return (
+            self.id,
+            self.room_id,
+            self.author.id,
+            self.content,
+            self.html,
+            orjson.dumps(self.mentions).decode(),
+            self.client_id,
+            False,
+            stored_at,
+            self.has_attachments,
+            self.reply_to,
+            orjson.dumps(self.system).decode(),
+            self.label,
+        )
+
+
+_MESSAGE_COLUMNS = (
+    "id", "room_id", "author_id", "content", "html", "mentions", "client_id", "deleted",
+    "created_at", "has_attachments", "reply_to", "system", "label",
+)  # fmt: skip
+# Well under both drivers' limits on bound values (SQLite 32,766; PostgreSQL 32,767).
+_ROWS_PER_INSERT = 500
+_ROOM_MOVED_ON = HotQuery(
+    "UPDATE rooms SET last_message_seq = ?, last_activity_at = ? WHERE id = ?"
+)
+
+
 async def insert_sends(
     services: Services,
     ctx: WriteContext,
     requests: Sequence[SendRequest],
     allowed: Sequence[int],
-    authors: dict[tuple[str, str, str], User],
+    authors: dict[tuple[str, str, str], UserOut],
     claimed: dict[int, list[Attachment]],
     thread_of: dict[int, Message],
 ) -> list[MessageOut]:
+    """Store the `allowed` sends (checked already), with one statement per table whatever their
+    number, and append their events; their views, in `allowed`'s order."""
     if not allowed:
         return []
     now = ctx.clock.now()
     candidates = await mention_candidates(
         ctx, {requests[i].room_id for i in allowed if "@" in requests[i].content}
     )
-    rows: list[dict[str, Any]] = []
-    author_views: dict[str, UserOut] = {}
+    driver = await ctx.driver()
+    stored_at = driver.timestamp(now)
+    rows: list[_NewMessage] = []
     for index in allowed:
         request = requests[index]
         mentions = (
             {} if request.system else find_mentions(request.content, candidates[request.room_id])
         )
-        author = authors[(request.room_id, request.actor.user_id, request.actor.org_id)]
-        if author.id not in author_views:  # once per sender, not once per message
-            author_views[author.id] = user_out(author, services.presence)
         rows.append(
-            {
-                "id": new_id(),
-                "room_id": request.room_id,
-                "author_id": author.id,
-                "content": request.content,
+            _NewMessage(
+                id=new_id(),
+                room_id=request.room_id,
+                author=authors[(request.room_id, request.actor.user_id, request.actor.org_id)],
+                content=request.content,
                 # A system line is plain words (names are not Markdown).
-                "html": (
+                html=(
                     html.escape(request.content)
                     if request.system
                     else render_message(request.content, mentions)
                 ),
-                "mentions": list(dict.fromkeys(mentions.values())),
-                "client_id": request.client_id,
-                "deleted": False,
-                "created_at": now,
-                "has_attachments": bool(claimed[index]),
-                "reply_to": thread_of[index].id if index in thread_of else None,
-                "system": request.system,
-                "label": request.label,
-            }
+                mentions=list(dict.fromkeys(mentions.values())),
+                client_id=request.client_id,
+                has_attachments=bool(claimed[index]),
+                reply_to=thread_of[index].id if index in thread_of else None,
+                system=request.system,
+                label=request.label,
+            )
         )
-    # RETURNING matched by message id rather than by row order: unordered, SQLAlchemy can send
-    # one multi-row INSERT instead of one statement per message.
-    # Core, not ORM: the ORM's bulk path would process every row's mapping state for nothing.
-    messages = Message.metadata.tables["messages"]
-    result = await ctx.session.execute(
-        insert(messages).returning(messages.c.id, messages.c.seq), rows
-    )
-    seq_of = {message_id: seq for message_id, seq in result}
+    seq_of: dict[str, int] = {}
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        # RETURNING matched by message id: a multi-row INSERT promises no order of its rows.
+        query = insert_rows("messages", _MESSAGE_COLUMNS, len(chunk), "id, seq")
+        values = [value for row in chunk for value in row.values(stored_at)]
+        seq_of.update((message_id, seq) for message_id, seq in await driver.fetch(query, *values))
     last_seq: dict[str, int] = {}
     for row in rows:
-        if row["reply_to"] is None:  # a reply is no room's last message (pages leave it out)
-            last_seq[row["room_id"]] = max(seq_of[row["id"]], last_seq.get(row["room_id"], 0))
-    # One executemany for every attachment claimed.
+        if row.reply_to is None:  # a reply is no room's last message (pages leave it out)
+            last_seq[row.room_id] = max(seq_of[row.id], last_seq.get(row.room_id, 0))
+    # One executemany for every attachment claimed (few sends carry any: Core is enough).
     attachments_table = Attachment.metadata.tables["attachments"]
     claims = [
-        {"aid": attachment.id, "seq": seq_of[row["id"]]}
+        {"aid": attachment.id, "seq": seq_of[row.id]}
         for index, row in zip(allowed, rows, strict=True)
         for attachment in claimed[index]
     ]
@@ -292,36 +383,33 @@ async def insert_sends(
             claims,
         )
     # One executemany for every room touched.
-    rooms = Room.metadata.tables["rooms"]
     if last_seq:
-        await ctx.session.execute(
-            update(rooms)
-            .where(rooms.c.id == bindparam("room"))
-            .values(last_message_seq=bindparam("seq"), last_activity_at=bindparam("at")),
-            [{"room": room_id, "seq": seq, "at": now} for room_id, seq in last_seq.items()],
+        await driver.execute_many(
+            _ROOM_MOVED_ON, [(seq, stored_at, room_id) for room_id, seq in last_seq.items()]
         )
     # The shape of present.message_out, built from the inserted rows: that helper wants an ORM
     # Message, and a transient one per message would cost what the Core insert saved.
     # Encoded once, when the event's payload is: the REST answer and the ack reuse the text.
+    created_at = iso(now) or ""
     views: list[MessageOut] = [
         EncodedMessage(
-            id=row["id"],
-            room_id=row["room_id"],
-            author=author_views[row["author_id"]],
-            content=row["content"],
-            html=row["html"],
-            created_at=iso(now) or "",
+            id=row.id,
+            room_id=row.room_id,
+            author=row.author,
+            content=row.content,
+            html=row.html,
+            created_at=created_at,
             edited_at=None,
             deleted=False,
-            client_id=row["client_id"],
-            mentions=row["mentions"],
+            client_id=row.client_id,
+            mentions=row.mentions,
             attachments=[attachment_out(a) for a in claimed[index]],
             reactions=[],
             pinned=False,
-            reply_to=row["reply_to"],
+            reply_to=row.reply_to,
             thread=None,
-            system=row["system"],
-            label=row["label"],
+            system=row.system,
+            label=row.label,
         )
         for index, row in zip(allowed, rows, strict=True)
     ]
@@ -342,9 +430,9 @@ async def insert_sends(
         [
             threads.NewReply(
                 thread_of[index],
-                seq_of[row["id"]],
-                row["author_id"],
-                row["mentions"],
+                seq_of[row.id],
+                row.author.id,
+                row.mentions,
                 requests[index].actor.org_id,
             )
             for index, row in zip(allowed, rows, strict=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from parlour.actions.context import Actor
+from parlour.actions.present import user_out
 from parlour.actions.sending import SendRequest, insert_sends
 from parlour.schemas import SystemAction, SystemLineOut
 from parlour.services import Services
@@ -86,7 +87,11 @@ async def post_system_line(
         ctx,
         [request],
         [0],
-        {(room.id, actor.user_id, actor.org_id): people[actor.user_id]},
+        {
+            (room.id, actor.user_id, actor.org_id): user_out(
+                people[actor.user_id], services.presence
+            )
+        },
         {0: []},
         {},
     )

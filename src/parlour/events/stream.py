@@ -19,6 +19,7 @@ from parlour.events.types import INTERNAL_TYPES as INTERNAL_TYPES
 from parlour.events.types import DurableEvent
 from parlour.ids import new_id
 from parlour.storage.models import PRUNED_BEFORE_KEY, Event, Membership, StreamMeta
+from parlour.storage.write_driver import insert_rows
 from parlour.storage.writer import WriteContext
 
 EPOCH_KEY = "epoch"
@@ -108,23 +109,33 @@ async def append_many(ctx: WriteContext, events: Sequence[NewEvent]) -> None:
         return
     if any((event.room_id is None) == (event.user_id is None) for event in events):
         raise ValueError("an event goes to exactly one room or one user")
-    now = ctx.clock.now()
-    rows = [
-        {
-            "org_id": event.org_id,
-            "room_id": event.room_id,
-            "user_id": event.user_id,
-            "type": event.event.type,
-            "payload": event.event.payload_json,
-            "created_at": now,
-        }
-        for event in events
-    ]
-    # Unordered RETURNING lets SQLAlchemy send one multi-row INSERT instead of one per row; only
-    # the highest id matters (it is where the stream stands once this commits).
-    events_table = Event.metadata.tables["events"]
-    result = await ctx.session.execute(insert(events_table).returning(events_table.c.id), rows)
-    ctx.last_event_id = max(ctx.last_event_id, *(int(event_id) for event_id in result.scalars()))
+    driver = await ctx.driver()
+    created_at = driver.timestamp(ctx.clock.now())
+    # Driver statements (storage/write_driver.py): this runs in every send batch. Only the
+    # highest id matters (where the stream stands once this commits), so RETURNING's row order
+    # does not.
+    for start in range(0, len(events), _EVENTS_PER_INSERT):
+        chunk = events[start : start + _EVENTS_PER_INSERT]
+        values = [
+            value
+            for event in chunk
+            for value in (
+                event.org_id,
+                event.room_id,
+                event.user_id,
+                event.event.type,
+                event.event.payload_json,
+                created_at,
+            )
+        ]
+        query = insert_rows("events", _EVENT_COLUMNS, len(chunk), "id")
+        ids = [int(row[0]) for row in await driver.fetch(query, *values)]
+        ctx.last_event_id = max(ctx.last_event_id, *ids)
+
+
+_EVENT_COLUMNS = ("org_id", "room_id", "user_id", "type", "payload", "created_at")
+# Well under both drivers' limits on bound values.
+_EVENTS_PER_INSERT = 1000
 
 
 async def ensure_epoch(session: AsyncSession) -> str:

@@ -57,6 +57,15 @@ class HotReader(Protocol):
     async def close(self) -> None: ...
 
 
+def sqlite_iso(value: Any) -> str | None:
+    """A timestamp as SQLAlchemy's SQLite DateTime stores it ("YYYY-MM-DD HH:MM:SS.ffffff",
+    UTC), as the contract's ISO 8601 text."""
+    if value is None:
+        return None
+    text = str(value)
+    return f"{text[:10]}T{text[11:19]}.{text[20:23].ljust(3, '0')}Z"
+
+
 class SQLiteHotReader:
     def __init__(self, path: str) -> None:
         self._path = path
@@ -83,11 +92,7 @@ class SQLiteHotReader:
         return self.connection.execute(query.sqlite, args).fetchall()
 
     def iso(self, value: Any) -> str | None:
-        # Stored by SQLAlchemy's SQLite DateTime as "YYYY-MM-DD HH:MM:SS.ffffff", UTC.
-        if value is None:
-            return None
-        text = str(value)
-        return f"{text[:10]}T{text[11:19]}.{text[20:23].ljust(3, '0')}Z"
+        return sqlite_iso(value)
 
     async def close(self) -> None:
         if self._connection is not None:

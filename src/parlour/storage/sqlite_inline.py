@@ -169,6 +169,11 @@ class Connection:
         return self._conn
 
     @property
+    def stdlib(self) -> sqlite3.Connection:
+        """The stdlib connection, for statements that skip SQLAlchemy (storage.write_driver)."""
+        return self._open
+
+    @property
     def isolation_level(self) -> IsolationLevel:
         return self._open.isolation_level
 

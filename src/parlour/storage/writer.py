@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlour.clock import Clock
 from parlour.errors import ParlourError, Unavailable
 from parlour.storage.engine import Database, is_connection_error
+from parlour.storage.write_driver import WriteDriver, driver_of
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,19 @@ class WriteContext:
     clock: Clock
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     last_event_id: int = 0
+    _driver: WriteDriver | None = None
+
+    async def driver(self) -> WriteDriver:
+        """Driver statements on this job's connection (storage.write_driver), after the ORM's
+        pending changes: a driver statement may refer to a row the job added a moment ago."""
+        session = self.session
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
+        if self._driver is None:
+            connection = await session.connection()
+            raw = await connection.get_raw_connection()
+            self._driver = driver_of(raw.driver_connection)
+        return self._driver
 
 
 Job = Callable[[WriteContext], Awaitable[T]]
