@@ -57,7 +57,12 @@ class AwayNotifier:
     def start(self) -> None:
         _log_decisions()
         services = self._services
-        self._tasks.append(asyncio.create_task(self._loop("consumer", self._consume)))
+        # The consumer drains what is there in one go, then waits a tick even after work: a
+        # flood of messages is decided in a few large passes, not one small pass per commit
+        # (each pass has fixed costs: the stream read, the lease, a write job).
+        self._tasks.append(
+            asyncio.create_task(self._loop("consumer", self._consume, pause_after_work=True))
+        )
         if self.email_on:
             smtp = mailer.parse_smtp_url(services.settings.smtp_url)
             due = functools.partial(digests.send_due_digests, services, self._digests_lease)
@@ -84,7 +89,9 @@ class AwayNotifier:
             self._vapid = await secrets.vapid(self._services)
         return await pusher.send_due_pushes(self._services, self._vapid, self._http)
 
-    async def _loop(self, name: str, once: Callable[[], Awaitable[int]]) -> None:
+    async def _loop(
+        self, name: str, once: Callable[[], Awaitable[int]], *, pause_after_work: bool = False
+    ) -> None:
         poll = self._services.settings.notify_poll_seconds
         while True:
             done = 0
@@ -94,7 +101,8 @@ class AwayNotifier:
                 raise
             except Exception:
                 log.exception("notify %s pass failed; retrying", name)
-            if not done:  # a pass that did work goes on at once: a backlog drains at full speed
+            # Otherwise a pass that did work goes on at once: a backlog drains at full speed.
+            if not done or pause_after_work:
                 await asyncio.sleep(poll)
 
     async def stop(self) -> None:
