@@ -35,9 +35,9 @@ from parlour.ids import new_id
 from parlour.schemas import MessageOut, UserOut
 from parlour.services import Services
 from parlour.storage.coalesce import Coalescer
-from parlour.storage.hot import HotQuery
+from parlour.storage.hot import HotQuery, statement
 from parlour.storage.models import Attachment, Membership, Message, User
-from parlour.storage.write_driver import WriteDriver, insert_rows, statement
+from parlour.storage.write_driver import WriteDriver, insert_rows
 from parlour.storage.writer import WriteContext
 
 

@@ -27,9 +27,9 @@ from parlour.events import stream
 from parlour.leases import Lease
 from parlour.schemas import Preferences
 from parlour.services import Services
+from parlour.storage.hot import statement
 from parlour.storage.models import (
     Membership,
-    Message,
     OwedEmail,
     PushOutbox,
     PushSubscription,
@@ -102,7 +102,7 @@ async def consume_once(services: Services, lease: Lease, *, email_on: bool) -> i
         if position is None:
             await _start(services)
             return 0
-        events = await stream.fetch_after(session, position, BATCH)
+        events = await stream.fetch_after(services.db.hot, position, BATCH)
         if not events:
             return 0
     if not await lease.hold():
@@ -136,36 +136,33 @@ async def consume_once(services: Services, lease: Lease, *, email_on: bool) -> i
     return len(events)
 
 
+# A pass reads every new message: a driver statement (storage/hot.py), not the ORM. JSON columns
+# come back as their text on both databases.
+_MESSAGES = """SELECT seq, id, room_id, author_id, content, mentions, reply_to, system, deleted
+FROM messages WHERE id IN ({}) ORDER BY seq"""
+
+
 async def _decide(
     services: Services, session: AsyncSession, message_ids: Sequence[str], *, email_on: bool
 ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """The owed e-mail rows and push rows for these new messages."""
     if not message_ids:
         return [], []
+    ids = sorted(set(message_ids))
     messages = [
         NewMessage(
-            row.seq,
-            row.id,
-            row.room_id,
-            row.author_id,
-            row.content,
-            list(row.mentions or []),
-            row.reply_to,
-            row.system is not None,
-            row.deleted,
+            seq,
+            message_id,
+            room_id,
+            author_id,
+            content,
+            orjson.loads(mentions) if mentions else [],
+            reply_to,
+            system not in (None, "null"),  # JSON text; `null` is what a person wrote
+            bool(deleted),
         )
-        for row in await session.execute(
-            select(
-                Message.seq,
-                Message.id,
-                Message.room_id,
-                Message.author_id,
-                Message.content,
-                Message.mentions,
-                Message.reply_to,
-                Message.system,
-                Message.deleted,
-            ).where(Message.id.in_(list(message_ids)))
+        for seq, message_id, room_id, author_id, content, mentions, reply_to, system, deleted in (
+            await services.db.hot.fetch(statement(_MESSAGES, len(ids)), *ids)
         )
     ]
     messages = [m for m in messages if not m.system and not m.deleted]

@@ -153,8 +153,7 @@ class Hub:
     async def catch_up(self) -> None:
         while True:
             async with self._lock:
-                async with self._db.read_session() as session:
-                    events = await stream.fetch_after(session, self.position, BATCH)
+                events = await stream.fetch_after(self._db.hot, self.position, BATCH)
                 for event in events:
                     self._dispatch(event)
                     self.position = event.id

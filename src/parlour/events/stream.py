@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parlour.events.types import INTERNAL_TYPES as INTERNAL_TYPES
 from parlour.events.types import DurableEvent
 from parlour.ids import new_id
+from parlour.storage.hot import HotQuery, HotReader
 from parlour.storage.models import PRUNED_BEFORE_KEY, Event, Membership, StreamMeta
 from parlour.storage.write_driver import insert_rows
 from parlour.storage.writer import WriteContext
@@ -164,15 +165,17 @@ def _row(row: Any) -> StoredEvent:
     return StoredEvent(row.id, row.org_id, row.room_id, row.user_id, row.type, row.payload)
 
 
-async def fetch_after(session: AsyncSession, after_id: int, limit: int) -> list[StoredEvent]:
+# The hub reads this after every commit and the away consumer once a tick: a driver statement
+# (storage/hot.py), an index range on the primary key.
+_AFTER = HotQuery(
+    "SELECT id, org_id, room_id, user_id, type, payload FROM events"
+    " WHERE id > ? ORDER BY id LIMIT ?"
+)
+
+
+async def fetch_after(hot: HotReader, after_id: int, limit: int) -> list[StoredEvent]:
     """The next events of the whole stream, in order: what a hub fans out."""
-    rows = await session.execute(
-        select(Event.id, Event.org_id, Event.room_id, Event.user_id, Event.type, Event.payload)
-        .where(Event.id > after_id)
-        .order_by(Event.id)
-        .limit(limit)
-    )
-    return [_row(r) for r in rows]
+    return [StoredEvent(*row) for row in await hot.fetch(_AFTER, after_id, limit)]
 
 
 async def replay_for_user(

@@ -24,6 +24,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
@@ -45,6 +46,18 @@ class HotQuery:
         object.__setattr__(
             self, "postgresql", re.sub(r"\?", lambda _: f"${next(numbered)}", self.sqlite)
         )
+
+
+def marks(count: int) -> str:
+    """`?, ?, ...`: `count` placeholders."""
+    return ", ".join("?" * count)
+
+
+@lru_cache(maxsize=256)
+def statement(template: str, *counts: int) -> HotQuery:
+    """`template` with each `{}` filled by that many placeholders, made once per shape: the
+    drivers cache a statement's prepared form by its text."""
+    return HotQuery(template.format(*(marks(count) for count in counts)))
 
 
 class HotReader(Protocol):

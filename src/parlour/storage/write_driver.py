@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from parlour.clock import iso
-from parlour.storage.hot import HotQuery, Row, sqlite_iso
+from parlour.storage.hot import HotQuery, Row, marks, sqlite_iso
 from parlour.storage.sqlite_inline import Connection as InlineConnection
 
 
@@ -92,18 +92,6 @@ def driver_of(connection: Any) -> WriteDriver:
     # the stream lock).
     assert connection.is_in_transaction(), "driver statements run inside the writer's transaction"
     return PostgresWriteDriver(connection)
-
-
-def marks(count: int) -> str:
-    """`?, ?, ...`: `count` placeholders."""
-    return ", ".join("?" * count)
-
-
-@lru_cache(maxsize=256)
-def statement(template: str, *counts: int) -> HotQuery:
-    """`template` with each `{}` filled by that many placeholders, made once per shape: the
-    drivers cache a statement's prepared form by its text."""
-    return HotQuery(template.format(*(marks(count) for count in counts)))
 
 
 @lru_cache(maxsize=256)
