@@ -16,9 +16,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parlour.away.owed import NewMessage, Recipient, reason_owed
@@ -27,11 +28,9 @@ from parlour.events import stream
 from parlour.leases import Lease
 from parlour.schemas import Preferences
 from parlour.services import Services
-from parlour.storage.hot import statement
+from parlour.storage.hot import HotQuery, statement
 from parlour.storage.models import (
     Membership,
-    OwedEmail,
-    PushOutbox,
     PushSubscription,
     Room,
     StreamConsumer,
@@ -115,19 +114,24 @@ async def consume_once(services: Services, lease: Lease, *, email_on: bool) -> i
     new_position = events[-1].id
 
     async def job(ctx: WriteContext) -> None:
-        moved = await ctx.session.execute(
-            update(StreamConsumer)
-            .where(StreamConsumer.name == CONSUMER, StreamConsumer.position == position)
-            .values(position=new_position)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+        # Driver statements (storage/write_driver.py): a flood's pass writes a row per owed
+        # e-mail and per push, inside the write order that sends wait on.
+        driver = await ctx.driver()
+        if not await driver.fetch(_MOVE, new_position, CONSUMER, position):
             raise _Overtaken("Another process handled these events.")
+        now = driver.timestamp(ctx.clock.now())
         if emails:
-            await ctx.session.execute(insert(OwedEmail), emails)
+            await driver.execute_many(
+                _OWE,
+                [
+                    (user_id, room_id, seq, driver.timestamp(at))
+                    for user_id, room_id, seq, at in emails
+                ],
+            )
         if pushes:
-            now = ctx.clock.now()
-            rows = [{**push, "created_at": now, "next_attempt_at": now} for push in pushes]
-            await ctx.session.execute(insert(PushOutbox), rows)
+            await driver.execute_many(
+                _PUSH, [(subscription_id, payload, now, now) for subscription_id, payload in pushes]
+            )
 
     try:
         await services.writer.run(job)
@@ -135,6 +139,20 @@ async def consume_once(services: Services, lease: Lease, *, email_on: bool) -> i
         return len(events)
     return len(events)
 
+
+_Owed = tuple[str, str, int, datetime]  # user, room, message seq, when it was owed
+_Push = tuple[str, str]  # subscription, payload
+
+_MOVE = HotQuery(
+    "UPDATE stream_consumers SET position = ? WHERE name = ? AND position = ? RETURNING name"
+)
+_OWE = HotQuery(
+    "INSERT INTO owed_emails (user_id, room_id, message_seq, owed_at) VALUES (?, ?, ?, ?)"
+)
+_PUSH = HotQuery(
+    "INSERT INTO push_outbox (subscription_id, payload, created_at, next_attempt_at, attempts)"
+    " VALUES (?, ?, ?, ?, 0)"
+)
 
 # A pass reads every new message: a driver statement (storage/hot.py), not the ORM. JSON columns
 # come back as their text on both databases.
@@ -144,7 +162,7 @@ FROM messages WHERE id IN ({}) ORDER BY seq"""
 
 async def _decide(
     services: Services, session: AsyncSession, message_ids: Sequence[str], *, email_on: bool
-) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+) -> tuple[list[_Owed], list[_Push]]:
     """The owed e-mail rows and push rows for these new messages."""
     if not message_ids:
         return [], []
@@ -202,8 +220,8 @@ async def _decide(
         subscriptions[subscriber_id].append(subscription_id)
 
     now = services.clock.now()
-    emails: list[dict[str, object]] = []
-    pushes: list[dict[str, object]] = []
+    emails: list[_Owed] = []
+    pushes: list[_Push] = []
     for index, message in enumerate(messages):
         if index and index % YIELD_EVERY == 0:
             await asyncio.sleep(0)  # a batch's decisions are not one long stretch of the loop
@@ -234,14 +252,7 @@ async def _decide(
                 " (connected: no push)" if connected else "",
             )
             if email:
-                emails.append(
-                    {
-                        "user_id": user_id,
-                        "room_id": message.room_id,
-                        "message_seq": message.seq,
-                        "owed_at": now,
-                    }
-                )
+                emails.append((user_id, message.room_id, message.seq, now))
             if devices:
                 sender = author.full_name if author else "Someone"
                 title = sender if room_type == "direct" else f"{sender} in {room_name}"
@@ -254,7 +265,7 @@ async def _decide(
                         "body": body,
                     }
                 ).decode()
-                pushes.extend({"subscription_id": sid, "payload": payload} for sid in devices)
+                pushes.extend((subscription_id, payload) for subscription_id in devices)
     return emails, pushes
 
 
