@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +44,16 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
 
 
+def settle_garbage_collector() -> None:
+    """Keep what startup made (modules, the app, the services) out of the collector's full
+    passes: each walks every tracked object of the process, and the four passes of a worker's
+    startup took 30-135 ms each (measured with gc.callbacks), a stall of the event loop that a
+    later full pass would pay again. Frozen objects are never collected; anything made later
+    still is."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     settings: Settings | None = None, *, clock: Clock | None = None, migrate: bool = True
 ) -> FastAPI:
@@ -53,6 +64,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await start_runtime(settings, clock, migrate=migrate)
         app.state.runtime = runtime
+        settle_garbage_collector()
         try:
             yield
         finally:

@@ -198,8 +198,7 @@ async def test_a_sends_answer_is_the_events_encoding(local: Local, org: Org) -> 
         )
     assert sent.status_code == 201, sent.text
     assert encodings.call_count == 1  # for the event; the answer reuses that text
-    async with local.runtime.services.db.read_session() as session:
-        events = await stream.fetch_after(session, position, 10)
+    events = await stream.fetch_after(local.runtime.services.db.hot, position, 10)
     created = [e for e in events if e.type == "message.created"]
     assert [e.payload for e in created] == ['{"message":' + sent.text + "}"]
     # No session lookup for the warm token: only the send's own batch ran.

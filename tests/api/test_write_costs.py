@@ -47,8 +47,7 @@ async def _delete_cost(orgs: OrgFactory, size: int) -> tuple[int, Org, str, list
         before = await stream.current_position(session)
     with counting_statements(orgs.services) as statements:
         await do_delete_message(orgs.services, actor, doomed.id)
-    async with orgs.services.db.read_session() as session:
-        events = await stream.fetch_after(session, before, 1000)
+    events = await stream.fetch_after(orgs.services.db.hot, before, 1000)
     told = [
         e.user_id or ""
         for e in events
