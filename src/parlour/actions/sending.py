@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from parlour.services import Services
 from parlour.storage.coalesce import Coalescer
 from parlour.storage.hot import HotQuery, statement
 from parlour.storage.models import Attachment, Membership, Message, User
+from parlour.storage.pairs import grouped, pairs_statement
 from parlour.storage.write_driver import WriteDriver, insert_rows
 from parlour.storage.writer import WriteContext
 
@@ -135,25 +136,6 @@ async def store_sends(
     return answered
 
 
-def _grouped(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
-    """(a, b) pairs as (a, [b, ...]) groups, in a stable order: `a = ? AND b IN (...)` per group
-    is an index search on both databases (storage/pairs.py says why not a row-value IN)."""
-    grouped: dict[str, set[str]] = defaultdict(set)
-    for first, second in pairs:
-        grouped[first].add(second)
-    return [(first, sorted(grouped[first])) for first in sorted(grouped)]
-
-
-def _pairs_statement(
-    template: str, condition: str, groups: list[tuple[str, list[str]]]
-) -> tuple[HotQuery, list[str]]:
-    """`template` with its `{where}` the OR of `condition` (two `?`, the second an IN list) per
-    group, and the bound values in order."""
-    where = " OR ".join([f"({condition})"] * len(groups))
-    query = statement(template.replace("{where}", where), *(len(seconds) for _, seconds in groups))
-    return query, [value for first, seconds in groups for value in (first, *seconds)]
-
-
 _REVOKED = "SELECT id FROM sessions WHERE revoked_at IS NOT NULL AND id IN ({})"
 
 
@@ -169,10 +151,10 @@ async def _earlier_copies(
     services: Services, ctx: WriteContext, driver: WriteDriver, requests: Sequence[SendRequest]
 ) -> dict[tuple[str, str], MessageOut]:
     """Messages already stored under a request's (sender, client_id): the send was a retry."""
-    groups = _grouped((r.actor.user_id, r.client_id) for r in requests if r.client_id)
+    groups = grouped((r.actor.user_id, r.client_id) for r in requests if r.client_id)
     if not groups:
         return {}
-    query, args = _pairs_statement(
+    query, args = pairs_statement(
         "SELECT seq FROM messages WHERE {where}", "author_id = ? AND client_id IN ({})", groups
     )
     seqs = [row[0] for row in await driver.fetch(query, *args)]
@@ -194,12 +176,10 @@ async def _members_sending(
 ) -> dict[tuple[str, str, str], UserOut]:
     """(room, sender, org) → how the sender is shown, for each sender who is now a member of
     that room."""
-    groups = _grouped((r.room_id, r.actor.user_id) for r in requests)
+    groups = grouped((r.room_id, r.actor.user_id) for r in requests)
     if not groups:
         return {}
-    query, args = _pairs_statement(
-        _MEMBERS_SENDING, "ms.room_id = ? AND ms.user_id IN ({})", groups
-    )
+    query, args = pairs_statement(_MEMBERS_SENDING, "ms.room_id = ? AND ms.user_id IN ({})", groups)
     found: dict[tuple[str, str, str], UserOut] = {}
     for room_id, org_id, user_id, *shown in await driver.fetch(query, *args):
         email, full_name, status, is_admin, is_active, last_seen_at, avatar, is_bot = shown
@@ -388,7 +368,7 @@ async def insert_sends(
             _ROOM_MOVED_ON, [(seq, stored_at, room_id) for room_id, seq in last_seq.items()]
         )
     # The shape of present.message_out, built from the inserted rows: that helper wants an ORM
-    # Message, and a transient one per message would cost what the Core insert saved.
+    # Message, and a transient one per message would cost what the driver insert saved.
     # Encoded once, when the event's payload is: the REST answer and the ack reuse the text.
     created_at = iso(now) or ""
     views: list[MessageOut] = [
